@@ -1,0 +1,48 @@
+# The README's contract: `make run` and `make test` work from a fresh clone.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export HUB_DATA_DIR ?= var
+
+.PHONY: install run test test-fast lint bench i18n clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Serve the hub with demo data on SQLite (var/hub.sqlite3) at http://127.0.0.1:8000
+run: install
+	HUB_DEMO=1 $(BIN)/hub db upgrade
+	HUB_DEMO=1 $(BIN)/hub demo load
+	HUB_DEMO=1 $(BIN)/hub serve
+
+## The whole suite, on SQLite and PostgreSQL, browser tests included
+test: install
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+test-fast: install
+	$(BIN)/python -m pytest -x -q -m "not e2e and not slow"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check hub kb webinars tests migrations bench
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python -m bench
+
+KEYWORDS := -k _ -k N_ -k InvalidInput -k NotFound -k PermissionDenied -k Conflict \
+	-k TooManyAttempts -k NotSignedIn -k HubError -k flash:2
+i18n: install
+	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header --sort-output \
+		$(KEYWORDS) -o hub/locales/messages.pot .
+	$(BIN)/pybabel update -i hub/locales/messages.pot -d hub/locales -l en \
+		--no-location --omit-header --no-fuzzy-matching
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

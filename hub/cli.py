@@ -1,0 +1,299 @@
+"""The `hub` command: serve, worker, db, demo, users, departments, tokens."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from hub.db import make_engine, session_scope
+from hub.errors import HubError
+from hub.models import Role
+from hub.settings import Environment, Settings, SettingsError, get_settings
+
+
+class Context:
+    """Settings and engine, created on first use so `hub --help` needs no database."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._engine: Engine | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = get_settings()
+            except SettingsError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._settings
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.settings.effective_database_url)
+        return self._engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One transaction; a domain error becomes a one-line CLI error (exit code 1)."""
+        try:
+            with session_scope(self.engine) as session:
+                yield session
+        except HubError as exc:
+            details = getattr(exc, "fields", {}) or {}
+            lines = [exc.message] + [f"  --{field}: {message}" for field, message in
+                                     details.items()]
+            raise click.ClickException("\n".join(lines)) from None
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
+def main(verbose: bool) -> None:
+    """Crisis-mode teaching support hub."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+# --- serving -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (default HUB_HOST, 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default HUB_PORT, 8000).")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Web worker processes; only one of them runs the scheduler.")
+@click.option("--reload", is_flag=True, help="Restart on code changes (development).")
+@pass_context
+def serve(ctx: Context, host: str | None, port: int | None, workers: int, reload: bool) -> None:
+    """Serve the web hub (and the scheduler, if this process wins its lock)."""
+    import uvicorn
+
+    settings = ctx.settings
+    logging.getLogger("hub").setLevel(logging.INFO)
+    click.echo(f"Hub on http://{host or settings.host}:{port or settings.port} "
+               f"({settings.database_backend}, {settings.env.value}"
+               f"{', demo' if settings.demo else ''})")
+    uvicorn.run(
+        "hub.web.asgi:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers if not reload else None,
+        reload=reload,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        log_level="info",
+    )
+
+
+@main.command()
+@click.option("--retry-seconds", type=float, default=15.0, show_default=True,
+              help="How often a standby worker tries to take over the scheduler lock.")
+@pass_context
+def worker(ctx: Context, retry_seconds: float) -> None:
+    """Run the scheduler (periodic jobs). Safe to run twice: the second one stands by."""
+    from hub.scheduler import Scheduler
+
+    logging.getLogger("hub").setLevel(logging.INFO)
+    scheduler = Scheduler(ctx.engine, ctx.settings, retry_seconds=retry_seconds)
+    done = threading.Event()
+
+    def stop(*_: Any) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    scheduler.start()
+    click.echo("worker started; waiting for the scheduler lock")
+    done.wait()
+    scheduler.stop()
+    click.echo("worker stopped")
+
+
+# --- database and demo data --------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@pass_context
+def db_upgrade(ctx: Context, revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    from hub.migrate import current_revision, upgrade
+
+    upgrade(ctx.engine, revision)
+    click.echo(f"database at revision {current_revision(ctx.engine)} "
+               f"({ctx.settings.database_backend})")
+
+
+@db.command("current")
+@pass_context
+def db_current(ctx: Context) -> None:
+    """Print the applied migration revision."""
+    from hub.migrate import current_revision
+
+    click.echo(current_revision(ctx.engine) or "empty")
+
+
+@main.group()
+def demo() -> None:
+    """Demo data."""
+
+
+@demo.command("load")
+@pass_context
+def demo_load(ctx: Context) -> None:
+    """Create the demo departments and accounts (idempotent; refused in production)."""
+    from hub.demo import load_demo
+
+    if ctx.settings.env is Environment.production:
+        raise click.ClickException("demo data is refused in production (HUB_ENV=production)")
+    with ctx.transaction() as session:
+        created = load_demo(session)
+    click.echo(f"demo data: {created['departments']} departments and {created['users']} "
+               "users created")
+
+
+# --- people ------------------------------------------------------------------------------
+
+
+@main.group()
+def departments() -> None:
+    """Departments and their referents."""
+
+
+@departments.command("create")
+@click.option("--code", required=True, help="Short code, e.g. SCI.")
+@click.option("--name", required=True, help="Full name.")
+@pass_context
+def departments_create(ctx: Context, code: str, name: str) -> None:
+    from hub.people import create_department
+
+    with ctx.transaction() as session:
+        department = create_department(session, code=code, name=name)
+    click.echo(f"created department {department.code}")
+
+
+@departments.command("list")
+@pass_context
+def departments_list(ctx: Context) -> None:
+    """One line per department: code, a tab, the name."""
+    from hub.people import list_departments
+
+    with ctx.transaction() as session:
+        for department in list_departments(session):
+            click.echo(f"{department.code}\t{department.name}")
+
+
+@departments.command("assign")
+@click.option("--code", required=True, help="Department code.")
+@click.option("--email", required=True, help="The referent's e-mail.")
+@click.option("--backup", is_flag=True, help="As the department's backup referent.")
+@pass_context
+def departments_assign(ctx: Context, code: str, email: str, backup: bool) -> None:
+    """Make a referent serve a department (or be its backup)."""
+    from hub.people import assign_referent, get_department, require_user_by_email
+
+    with ctx.transaction() as session:
+        department = get_department(session, code)
+        user = require_user_by_email(session, email)
+        assign_referent(session, department=department, user=user, backup=backup)
+    click.echo(f"{user.email} serves {department.code}{' as backup' if backup else ''}")
+
+
+@main.group()
+def users() -> None:
+    """People."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--department", "departments", multiple=True,
+              help="Department code; a referent may give it several times.")
+@click.option("--password", is_flag=True,
+              help="Prompt for a password (otherwise the account signs in by single sign-on).")
+@pass_context
+def users_create(
+    ctx: Context, email: str, name: str, role: str, departments: tuple[str, ...], password: bool
+) -> None:
+    from hub.people import create_user
+
+    secret = None
+    if password:
+        secret = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with ctx.transaction() as session:
+        user = create_user(session, email=email, name=name, role=role,
+                           departments=departments, password=secret)
+    click.echo(f"created {user.role.value} {user.email}")
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens (for `Authorization: Bearer ...`)."""
+
+
+@tokens.command("create")
+@click.option("--email", required=True, help="Owner of the token.")
+@click.option("--name", default="api", show_default=True, help="What the token is for.")
+@pass_context
+def tokens_create(ctx: Context, email: str, name: str) -> None:
+    """Create a token and print it (only this once)."""
+    from hub.people import require_user_by_email
+    from hub.tokens import create_token
+
+    with ctx.transaction() as session:
+        user = require_user_by_email(session, email)
+        _token, secret = create_token(session, user=user, name=name)
+    click.echo(secret)
+
+
+@tokens.command("list")
+@click.option("--email", required=True)
+@pass_context
+def tokens_list(ctx: Context, email: str) -> None:
+    """id, prefix, name, created, last used, state: one line per token, tab-separated."""
+    from hub.people import require_user_by_email
+    from hub.tokens import list_tokens
+
+    with ctx.transaction() as session:
+        user = require_user_by_email(session, email)
+        for token in list_tokens(session, user=user):
+            state = "revoked" if token.revoked_at else "active"
+            used = token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "-"
+            click.echo(f"{token.id}\t{token.prefix}\t{token.name}\t"
+                       f"{token.created_at.isoformat(timespec='seconds')}\t{used}\t{state}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+@pass_context
+def tokens_revoke(ctx: Context, token_id: int) -> None:
+    """Revoke a token by id (see `hub tokens list`)."""
+    from hub.tokens import revoke_token
+
+    with ctx.transaction() as session:
+        revoke_token(session, token_id=token_id, actor=None)
+    click.echo(f"token {token_id} revoked")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

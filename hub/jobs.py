@@ -1,0 +1,33 @@
+"""The hub's periodic jobs, registered with the scheduler (later packages add theirs here)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
+from sqlmodel import col
+
+from hub.auth import prune_login_attempts
+from hub.db import session_scope
+from hub.models import JobRun, utcnow
+from hub.scheduler import PeriodicJob, register_job
+from hub.settings import Settings
+
+JOB_RUN_RETENTION = timedelta(days=7)  # enough to investigate last week's missed reminder
+
+
+def heartbeat(engine: Engine, settings: Settings) -> None:
+    """Does nothing but get recorded: its JobRun rows show that the scheduler is alive."""
+
+
+def prune_history(engine: Engine, settings: Settings) -> None:
+    with session_scope(engine) as session:
+        prune_login_attempts(session, settings=settings)
+        session.execute(
+            delete(JobRun).where(col(JobRun.started_at) < utcnow() - JOB_RUN_RETENTION)
+        )
+
+
+register_job(PeriodicJob("heartbeat", lambda s: s.scheduler_heartbeat_seconds, heartbeat))
+register_job(PeriodicJob("prune-history", lambda s: 3600, prune_history))

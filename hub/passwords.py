@@ -1,0 +1,44 @@
+"""Password hashing with argon2id (OWASP's first choice), rehashing when parameters change."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from hub.errors import InvalidInput
+
+MIN_PASSWORD_LENGTH = 10  # NIST SP 800-63B asks for at least 8; staff accounts get a bit more
+MAX_PASSWORD_LENGTH = 256  # bounds hashing cost of absurd inputs
+
+_hasher = PasswordHasher()
+# Verified against when the account does not exist, so timing does not reveal which e-mails exist.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-but-same-cost")
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"Le mot de passe doit contenir au moins {MIN_PASSWORD_LENGTH} caractères.",
+            {"password": f"Au moins {MIN_PASSWORD_LENGTH} caractères."},
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(
+            "Le mot de passe est trop long.", {"password": "Mot de passe trop long."}
+        )
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return False
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)

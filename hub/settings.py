@@ -1,0 +1,152 @@
+"""One settings object for the whole hub, read from `HUB_*` environment variables and `.env`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Used only when nothing is configured, so `make run` works out of the box; refused in production.
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
+MIN_SECRET_KEY_LENGTH = 32  # 256 bits of url-safe randomness is ~43 chars; 32 is the floor
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class SettingsError(RuntimeError):
+    """Raised with a plain-language message when the configuration cannot work."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Environment = Environment.development
+    secret_key: str = DEVELOPMENT_SECRET_KEY
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite file under data_dir
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    base_url: str = ""  # public address, e.g. https://hub.example.edu; used in links and OIDC
+    demo: bool = False  # demo mode: one-click sign-in as each demo user on the login page
+    default_locale: str = "fr"
+
+    session_max_age_seconds: Annotated[int, Field(ge=60)] = 8 * 3600  # one working day
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 12 * 1024 * 1024  # 10 MB upload + form
+
+    # Login throttling: failures counted per e-mail and per client address in a sliding window.
+    login_window_seconds: Annotated[int, Field(ge=1)] = 15 * 60
+    login_max_failures_per_account: Annotated[int, Field(ge=1)] = 5
+    login_max_failures_per_address: Annotated[int, Field(ge=1)] = 30
+
+    # Single sign-on with Microsoft Entra ID (or any OpenID Connect provider).
+    oidc_tenant_id: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_metadata_url: str = ""  # default derived from the tenant id
+    oidc_provider_name: str = "Microsoft"
+
+    # Scheduler: exactly one per deployment, see hub/scheduler.py.
+    scheduler_in_web: bool = True  # `hub serve` runs it when it wins the lock
+    scheduler_heartbeat_seconds: Annotated[int, Field(ge=1)] = 60
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        value = value.strip()
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value.removeprefix("postgres://")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        if value and not value.startswith(("sqlite://", "postgresql+psycopg://")):
+            raise ValueError(
+                "must start with sqlite:// or postgresql:// (got "
+                f"{value.split(':', 1)[0]!r}); other databases are not supported"
+            )
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _check_production(self) -> Settings:
+        if self.env is Environment.production:
+            if self.secret_key == DEVELOPMENT_SECRET_KEY:
+                raise ValueError(
+                    "HUB_SECRET_KEY is the development default; production needs its own, "
+                    'e.g. python -c "import secrets; print(secrets.token_urlsafe(48))"'
+                )
+            if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+                raise ValueError(
+                    f"HUB_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters"
+                )
+            if self.demo:
+                raise ValueError("HUB_DEMO must be off in production (it allows sign-in without "
+                                 "a password)")
+        if any((self.oidc_client_id, self.oidc_client_secret)) and not self.oidc_enabled:
+            raise ValueError(
+                "single sign-on needs HUB_OIDC_CLIENT_ID, HUB_OIDC_CLIENT_SECRET and either "
+                "HUB_OIDC_TENANT_ID or HUB_OIDC_METADATA_URL"
+            )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'hub.sqlite3').resolve()}"
+
+    @property
+    def database_backend(self) -> str:
+        return "postgresql" if self.effective_database_url.startswith("postgresql") else "sqlite"
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(
+            self.oidc_client_id
+            and self.oidc_client_secret
+            and (self.oidc_tenant_id or self.oidc_metadata_url)
+        )
+
+    @property
+    def oidc_discovery_url(self) -> str:
+        if self.oidc_metadata_url:
+            return self.oidc_metadata_url
+        return (
+            f"https://login.microsoftonline.com/{self.oidc_tenant_id}"
+            "/v2.0/.well-known/openid-configuration"
+        )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning validation errors into one readable SettingsError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            name = f"HUB_{field.upper()}" if error["loc"] else "configuration"
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"  {name}: {message}")
+        raise SettingsError("Invalid configuration:\n" + "\n".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (the web app takes its own copy at creation)."""
+    return load_settings()

@@ -1,0 +1,153 @@
+"""The app factory: settings -> engine -> middleware -> routes -> error pages -> scheduler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hub import __version__
+from hub.db import make_engine, writer
+from hub.errors import HubError, InvalidInput
+from hub.i18n import N_, pick_locale
+from hub.scheduler import Scheduler
+from hub.settings import Settings, get_settings
+from hub.web.deps import NotSignedIn, load_request_context
+from hub.web.middleware import RequestGuardMiddleware, SecurityHeadersMiddleware
+from hub.web.rendering import Renderer
+from hub.web.routes import account, admin, api, auth, departments, health, home
+from hub.web.sessions import SessionMiddleware
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+def create_app(settings: Settings | None = None, *, run_scheduler: bool | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.effective_database_url)
+    scheduler_wanted = settings.scheduler_in_web if run_scheduler is None else run_scheduler
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = Scheduler(engine, settings) if scheduler_wanted else None
+        if scheduler:
+            scheduler.start()
+        app.state.scheduler = scheduler
+        yield
+        if scheduler:
+            scheduler.stop()
+        engine.dispose()
+
+    app = FastAPI(
+        title="Hub de crise / Crisis hub",
+        version=__version__,
+        lifespan=lifespan,
+        dependencies=[Depends(load_request_context)],
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.write_engine = writer(engine)
+    app.state.scheduler = None
+    app.state.renderer = Renderer(
+        globals={
+            "app_version": __version__,
+            "demo_mode": settings.demo,
+            "sso_enabled": settings.oidc_enabled,
+            "sso_provider": settings.oidc_provider_name,
+        }
+    )
+
+    # Outermost first: headers on every answer, then sessions, then the body/CSRF guard.
+    app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        max_age=settings.session_max_age_seconds,
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (home, auth, account, departments, admin, api, health):
+        app.include_router(module.router)
+    _install_error_pages(app)
+    return app
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
+        "accept", ""
+    )
+
+
+def _error_response(request: Request, status: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status)
+    if not hasattr(request.state, "locale"):
+        request.state.locale = pick_locale((request.scope.get("session") or {}).get("lang"))
+    renderer: Renderer = request.app.state.renderer
+    return renderer.render(
+        request, "errors/error.html", {"status": status, "message": message}, status_code=status
+    )
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(HubError)
+    async def hub_error(request: Request, exc: HubError) -> Response:
+        if isinstance(exc, NotSignedIn):
+            if _wants_json(request):
+                return JSONResponse(
+                    {"detail": exc.message},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        response = _error_response(request, exc.status_code, exc.message)
+        if isinstance(exc, InvalidInput) and exc.fields and _wants_json(request):
+            response = JSONResponse(
+                {"detail": exc.message, "fields": exc.fields}, status_code=exc.status_code
+            )
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {404: N_("Page introuvable."), 405: N_("Méthode non autorisée.")}
+        message = messages.get(exc.status_code) or str(exc.detail)
+        response = _error_response(request, exc.status_code, message)
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": jsonable_errors(exc)}, status_code=422)
+        return _error_response(request, 422, N_("Données envoyées invalides."))
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error_response(
+            request, 500, N_("Une erreur inattendue s'est produite. L'équipe a été prévenue.")
+        )
+
+
+def jsonable_errors(exc: RequestValidationError) -> list[dict[str, object]]:
+    return [
+        {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type")}
+        for error in exc.errors()
+    ]

@@ -1,0 +1,83 @@
+"""Typed dependencies shared by every route: the database session and the signed-in user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from hub.errors import PermissionDenied
+from hub.i18n import pick_locale
+from hub.models import User
+from hub.settings import Settings
+from hub.tokens import authenticate_token
+from hub.web.middleware import SAFE_METHODS
+from hub.web.sessions import end_session
+
+
+class NotSignedIn(PermissionDenied):
+    """No valid session or token: pages redirect to the sign-in form, the API answers 401."""
+
+    status_code = 401
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request; unsafe methods get a writer (SQLite BEGIN IMMEDIATE)."""
+    state = request.app.state
+    engine = state.engine if request.method in SAFE_METHODS else state.write_engine
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+
+
+def load_request_context(request: Request, db: SessionDep) -> None:
+    """Run for every route: find the user (token first, then cookie) and the language."""
+    user: User | None = None
+    authorization = request.headers.get("authorization", "")
+    if authorization:
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise NotSignedIn("En-tête Authorization attendu : Bearer <jeton>.")
+        user = authenticate_token(db, credentials.strip())
+        if user is None:
+            raise NotSignedIn("Jeton d'API invalide ou révoqué.")
+    else:
+        session = request.session
+        uid = session.get("uid")
+        if isinstance(uid, int):
+            user = db.get(User, uid)
+            if user is None or not user.is_active or user.session_version != session.get("ver"):
+                user = None
+                end_session(session)
+    request.state.user = user
+    request.state.locale = pick_locale(request.session.get("lang"), user.locale if user else None)
+
+
+def get_optional_user(request: Request) -> User | None:
+    return getattr(request.state, "user", None)
+
+
+def get_current_user(request: Request) -> User:
+    user = get_optional_user(request)
+    if user is None:
+        raise NotSignedIn("Connectez-vous pour continuer.")
+    return user
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+CurrentUser = Annotated[User, Depends(get_current_user)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def flash(request: Request, message: str, kind: str = "success") -> None:
+    """A one-time message shown on the next rendered page (kept in the signed session)."""
+    request.session.setdefault("flash", []).append({"message": message, "kind": kind})

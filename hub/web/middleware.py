@@ -1,0 +1,177 @@
+"""ASGI middleware: request body limit, CSRF check on unsafe methods, security headers."""
+
+from __future__ import annotations
+
+import hmac
+from html import escape
+import json
+from urllib.parse import parse_qs
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; "
+    "object-src 'none'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+async def _send_error(scope: Scope, send: Send, status: int, detail: str) -> None:
+    """A small error answer from middleware: JSON for API/htmx callers, plain HTML otherwise."""
+    headers = Headers(scope=scope)
+    wants_json = scope["path"].startswith("/api/") or "application/json" in headers.get(
+        "accept", ""
+    )
+    if wants_json:
+        body = json.dumps({"detail": detail}).encode()
+        content_type = b"application/json"
+    else:
+        body = (
+            "<!doctype html><html lang=fr><meta charset=utf-8><title>Erreur</title>"
+            f"<main style='font-family:sans-serif;max-width:40rem;margin:3rem auto'>"
+            f"<h1>{status}</h1><p>{escape(detail)}</p><p><a href='/'>Accueil</a></p></main>"
+        ).encode()
+        content_type = b"text/html; charset=utf-8"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class RequestGuardMiddleware:
+    """Reject oversized bodies (413) and unsafe requests without a valid CSRF token (403).
+
+    Requests authenticated by `Authorization: Bearer` are exempt from CSRF: a browser never
+    attaches that header cross-site, and such requests ignore the session cookie entirely.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+            await _send_error(scope, send, 413, "Requête trop volumineuse.")
+            return
+        try:
+            body = await self._read_body(receive)
+        except BodyTooLarge:
+            await _send_error(scope, send, 413, "Requête trop volumineuse.")
+            return
+
+        if not headers.get("authorization", "").lower().startswith("bearer "):
+            expected = scope.get("session", {}).get("csrf")
+            provided = headers.get(CSRF_HEADER) or await _form_token(scope, headers, body)
+            if not (
+                isinstance(expected, str)
+                and provided
+                and hmac.compare_digest(expected.encode(), provided.encode())
+            ):
+                await _send_error(
+                    scope,
+                    send,
+                    403,
+                    "Jeton de sécurité (CSRF) absent ou expiré : rechargez la page et "
+                    "recommencez.",
+                )
+                return
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+async def _form_token(scope: Scope, headers: Headers, body: bytes) -> str | None:
+    content_type = headers.get("content-type", "")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(CSRF_FIELD)
+        return values[0] if values else None
+    if content_type.startswith("multipart/form-data"):
+        sent = False
+
+        async def once() -> Message:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        request = Request(scope, once)
+        try:
+            form = await request.form()
+        except Exception:  # a malformed multipart body simply has no token
+            return None
+        try:
+            value = form.get(CSRF_FIELD)
+            return value if isinstance(value, str) else None
+        finally:
+            await form.close()
+    return None
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)

@@ -1,0 +1,63 @@
+"""The one template renderer: full page, or only the `content` block for htmx requests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2_fragments import render_block
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from hub.i18n import LOCALE_NAMES, LOCALES, translations
+from hub.web.sessions import csrf_token
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+PARTIAL_BLOCK = "content"  # what an htmx request gets instead of the whole page
+
+
+class Renderer:
+    """One Jinja environment per language, so `{% trans %}` needs no per-request state."""
+
+    def __init__(self, *, templates_dir: Path = TEMPLATES_DIR, globals: dict[str, Any]) -> None:
+        self.environments: dict[str, Environment] = {}
+        for locale in LOCALES:
+            env = Environment(
+                loader=FileSystemLoader(templates_dir),
+                autoescape=select_autoescape(default=True, default_for_string=True),
+                extensions=["jinja2.ext.i18n"],
+                trim_blocks=True,
+                lstrip_blocks=True,
+            )
+            env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+            env.globals.update(globals, locale=locale, locales=LOCALE_NAMES)
+            self.environments[locale] = env
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        context: dict[str, Any] | None = None,
+        *,
+        status_code: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> HTMLResponse:
+        env = self.environments[getattr(request.state, "locale", LOCALES[0])]
+        values = {
+            "request": request,
+            "current_user": getattr(request.state, "user", None),
+            "csrf_token": lambda: csrf_token(request.scope.setdefault("session", {})),
+            "flashes": request.scope.get("session", {}).pop("flash", []),
+            **(context or {}),
+        }
+        partial = request.headers.get("hx-request") == "true" and not request.headers.get(
+            "hx-history-restore-request"
+        )
+        if partial:
+            html = render_block(env, template, PARTIAL_BLOCK, values)
+        else:
+            html = env.get_template(template).render(values)
+        response = HTMLResponse(html, status_code=status_code, headers=headers)
+        response.headers["Vary"] = "HX-Request, Cookie"
+        return response

@@ -1,0 +1,34 @@
+"""The home page (one per role) and the language switch."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from hub.i18n import LOCALES
+from hub.people import visible_departments
+from hub.models import Role
+from hub.web.deps import OptionalUser, SessionDep
+from hub.web.routes.auth import safe_next
+
+router = APIRouter(tags=["pages"])
+
+
+@router.get("/", name="home")
+def home(request: Request, db: SessionDep, user: OptionalUser) -> Response:
+    departments = (
+        visible_departments(db, user)
+        if user and user.role in (Role.teacher, Role.referent, Role.elearning)
+        else []
+    )
+    return request.app.state.renderer.render(
+        request, "home/index.html", {"departments": departments}
+    )
+
+
+@router.get("/lang/{locale}", name="set_language")
+def set_language(request: Request, locale: str, next: str = "/") -> Response:
+    """Switch language for this browser session; a plain link, so it works without JS."""
+    if locale in LOCALES:
+        request.session["lang"] = locale
+    return RedirectResponse(safe_next(next), status_code=303)
