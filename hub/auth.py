@@ -59,7 +59,7 @@ def authenticate_password(
         raise InvalidInput(BAD_CREDENTIALS)
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    session.exec(delete(LoginAttempt).where(col(LoginAttempt.email) == email))  # type: ignore[call-overload]
+    session.exec(delete(LoginAttempt).where(col(LoginAttempt.email) == email))
     user.last_login_at = utcnow()
     session.add(user)
     session.flush()
@@ -85,7 +85,5 @@ def sign_in_single_sign_on(session: Session, *, email: str | None) -> User:
 def prune_login_attempts(session: Session, *, settings: Settings) -> int:
     """Forget failures older than the throttle window (a scheduled job)."""
     since = utcnow() - timedelta(seconds=settings.login_window_seconds)
-    result = session.exec(  # type: ignore[call-overload]
-        delete(LoginAttempt).where(col(LoginAttempt.attempted_at) < since)
-    )
+    result = session.exec(delete(LoginAttempt).where(col(LoginAttempt.attempted_at) < since))
     return int(result.rowcount or 0)

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from hub.db import make_engine, session_scope
 from hub.errors import HubError
 from hub.models import Role
-from hub.settings import Environment, Settings, SettingsError, get_settings
+from hub.settings import Environment, Settings, SettingsError, load_settings
 
 
 class Context:
@@ -31,7 +31,7 @@ class Context:
     def settings(self) -> Settings:
         if self._settings is None:
             try:
-                self._settings = get_settings()
+                self._settings = load_settings()
             except SettingsError as exc:
                 raise click.ClickException(str(exc)) from None
         return self._settings
@@ -50,8 +50,9 @@ class Context:
                 yield session
         except HubError as exc:
             details = getattr(exc, "fields", {}) or {}
-            lines = [exc.message] + [f"  --{field}: {message}" for field, message in
-                                     details.items()]
+            lines = [exc.message] + [
+                f"  --{field}: {message}" for field, message in details.items()
+            ]
             raise click.ClickException("\n".join(lines)) from None
 
 
@@ -74,8 +75,13 @@ def main(verbose: bool) -> None:
 @main.command()
 @click.option("--host", help="Address to listen on (default HUB_HOST, 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default HUB_PORT, 8000).")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="Web worker processes; only one of them runs the scheduler.")
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Web worker processes; only one of them runs the scheduler.",
+)
 @click.option("--reload", is_flag=True, help="Restart on code changes (development).")
 @pass_context
 def serve(ctx: Context, host: str | None, port: int | None, workers: int, reload: bool) -> None:
@@ -84,9 +90,11 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int, reload
 
     settings = ctx.settings
     logging.getLogger("hub").setLevel(logging.INFO)
-    click.echo(f"Hub on http://{host or settings.host}:{port or settings.port} "
-               f"({settings.database_backend}, {settings.env.value}"
-               f"{', demo' if settings.demo else ''})")
+    click.echo(
+        f"Hub on http://{host or settings.host}:{port or settings.port} "
+        f"({settings.database_backend}, {settings.env.value}"
+        f"{', demo' if settings.demo else ''})"
+    )
     uvicorn.run(
         "hub.web.asgi:app",
         host=host or settings.host,
@@ -100,8 +108,13 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int, reload
 
 
 @main.command()
-@click.option("--retry-seconds", type=float, default=15.0, show_default=True,
-              help="How often a standby worker tries to take over the scheduler lock.")
+@click.option(
+    "--retry-seconds",
+    type=float,
+    default=15.0,
+    show_default=True,
+    help="How often a standby worker tries to take over the scheduler lock.",
+)
 @pass_context
 def worker(ctx: Context, retry_seconds: float) -> None:
     """Run the scheduler (periodic jobs). Safe to run twice: the second one stands by."""
@@ -139,8 +152,9 @@ def db_upgrade(ctx: Context, revision: str) -> None:
     from hub.migrate import current_revision, upgrade
 
     upgrade(ctx.engine, revision)
-    click.echo(f"database at revision {current_revision(ctx.engine)} "
-               f"({ctx.settings.database_backend})")
+    click.echo(
+        f"database at revision {current_revision(ctx.engine)} ({ctx.settings.database_backend})"
+    )
 
 
 @db.command("current")
@@ -167,8 +181,9 @@ def demo_load(ctx: Context) -> None:
         raise click.ClickException("demo data is refused in production (HUB_ENV=production)")
     with ctx.transaction() as session:
         created = load_demo(session)
-    click.echo(f"demo data: {created['departments']} departments and {created['users']} "
-               "users created")
+    click.echo(
+        f"demo data: {created['departments']} departments and {created['users']} users created"
+    )
 
 
 # --- people ------------------------------------------------------------------------------
@@ -227,10 +242,17 @@ def users() -> None:
 @click.option("--email", required=True)
 @click.option("--name", required=True)
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
-@click.option("--department", "departments", multiple=True,
-              help="Department code; a referent may give it several times.")
-@click.option("--password", is_flag=True,
-              help="Prompt for a password (otherwise the account signs in by single sign-on).")
+@click.option(
+    "--department",
+    "departments",
+    multiple=True,
+    help="Department code; a referent may give it several times.",
+)
+@click.option(
+    "--password",
+    is_flag=True,
+    help="Prompt for a password (otherwise the account signs in by single sign-on).",
+)
 @pass_context
 def users_create(
     ctx: Context, email: str, name: str, role: str, departments: tuple[str, ...], password: bool
@@ -241,8 +263,9 @@ def users_create(
     if password:
         secret = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with ctx.transaction() as session:
-        user = create_user(session, email=email, name=name, role=role,
-                           departments=departments, password=secret)
+        user = create_user(
+            session, email=email, name=name, role=role, departments=departments, password=secret
+        )
     click.echo(f"created {user.role.value} {user.email}")
 
 
@@ -279,8 +302,10 @@ def tokens_list(ctx: Context, email: str) -> None:
         for token in list_tokens(session, user=user):
             state = "revoked" if token.revoked_at else "active"
             used = token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "-"
-            click.echo(f"{token.id}\t{token.prefix}\t{token.name}\t"
-                       f"{token.created_at.isoformat(timespec='seconds')}\t{used}\t{state}")
+            click.echo(
+                f"{token.id}\t{token.prefix}\t{token.name}\t"
+                f"{token.created_at.isoformat(timespec='seconds')}\t{used}\t{state}"
+            )
 
 
 @tokens.command("revoke")

@@ -46,13 +46,14 @@ def demo_accounts() -> list[DemoAccount]:
             f"referent.sci@{DEMO_DOMAIN}", "Sophie Référente", Role.referent, ("SCI", "ART")
         ),
         DemoAccount(
-            f"referent.let@{DEMO_DOMAIN}", "Karim Référent", Role.referent, ("LET", "ECO"),
+            f"referent.let@{DEMO_DOMAIN}",
+            "Karim Référent",
+            Role.referent,
+            ("LET", "ECO"),
             backup_for=("SCI",),
         ),
         DemoAccount(f"referent.san@{DEMO_DOMAIN}", "Nadia Référente", Role.referent, ("SAN",)),
-        DemoAccount(
-            f"enseignante.let@{DEMO_DOMAIN}", "Claire Enseignante", Role.teacher, ("LET",)
-        ),
+        DemoAccount(f"enseignante.let@{DEMO_DOMAIN}", "Claire Enseignante", Role.teacher, ("LET",)),
     ]
     return accounts
 
@@ -69,12 +70,16 @@ def load_demo(session: Session) -> dict[str, int]:
         user: User | None = get_user_by_email(session, account.email)
         if user is None:
             user = create_user(
-                session, email=account.email, name=account.name, role=account.role,
+                session,
+                email=account.email,
+                name=account.name,
+                role=account.role,
                 departments=account.departments,
             )
             created["users"] += 1
         for code in account.backup_for:
-            assign_referent(session, department=get_department(session, code), user=user,
-                            backup=True)
+            assign_referent(
+                session, department=get_department(session, code), user=user, backup=True
+            )
     session.flush()
     return created

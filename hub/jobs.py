@@ -24,9 +24,7 @@ def heartbeat(engine: Engine, settings: Settings) -> None:
 def prune_history(engine: Engine, settings: Settings) -> None:
     with session_scope(engine) as session:
         prune_login_attempts(session, settings=settings)
-        session.execute(
-            delete(JobRun).where(col(JobRun.started_at) < utcnow() - JOB_RUN_RETENTION)
-        )
+        session.execute(delete(JobRun).where(col(JobRun.started_at) < utcnow() - JOB_RUN_RETENTION))
 
 
 register_job(PeriodicJob("heartbeat", lambda s: s.scheduler_heartbeat_seconds, heartbeat))

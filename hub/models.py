@@ -39,6 +39,14 @@ def _timestamp(*, nullable: bool = False, index: bool = False) -> Any:
     return Column(UTCDateTime(), nullable=nullable, index=index)
 
 
+def id_of(row: SQLModel) -> int:
+    """The primary key of a row that has been flushed (ids are None before that)."""
+    value = getattr(row, "id", None)
+    if value is None:
+        raise ValueError(f"{type(row).__name__} has no id yet: flush the session first")
+    return int(value)
+
+
 class Role(StrEnum):
     student = "student"
     teacher = "teacher"

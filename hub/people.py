@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from hub.i18n import N_
-from hub.models import Department, DepartmentReferent, Role, User
+from hub.models import Department, DepartmentReferent, Role, User, id_of
 from hub.passwords import check_password_strength, hash_password
 
 DEPARTMENT_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
@@ -67,9 +67,7 @@ def department_referents(session: Session, department: Department) -> list[tuple
     return [(user, bool(is_backup)) for user, is_backup in rows]
 
 
-def department_members(
-    session: Session, department: Department, *, actor: User
-) -> Sequence[User]:
+def department_members(session: Session, department: Department, *, actor: User) -> Sequence[User]:
     """Members are listed to the department's referents and the e-learning team only."""
     if actor.role not in (Role.referent, Role.elearning):
         return []
@@ -118,9 +116,14 @@ def create_user(
             check_password_strength(password)
         except InvalidInput as exc:
             errors.update(exc.fields)
-    found = {d.code: d for d in session.exec(
-        select(Department).where(col(Department.code).in_(codes))
-    ).all()} if codes else {}
+    found = (
+        {
+            d.code: d
+            for d in session.exec(select(Department).where(col(Department.code).in_(codes))).all()
+        }
+        if codes
+        else {}
+    )
     missing = [code for code in codes if code not in found]
     if missing:
         errors["department"] = "Département inconnu : " + ", ".join(missing)
@@ -140,7 +143,7 @@ def create_user(
     _flush_or_conflict(session, f"Un compte existe déjà pour {email}.")
     if role is Role.referent:
         for code in codes:
-            session.add(DepartmentReferent(department_id=found[code].id, user_id=user.id))
+            session.add(DepartmentReferent(department_id=id_of(found[code]), user_id=id_of(user)))
         session.flush()
     return user
 
@@ -154,7 +157,9 @@ def assign_referent(
     link = session.get(DepartmentReferent, (department.id, user.id))
     if link is None:
         session.add(
-            DepartmentReferent(department_id=department.id, user_id=user.id, is_backup=backup)
+            DepartmentReferent(
+                department_id=id_of(department), user_id=id_of(user), is_backup=backup
+            )
         )
     else:
         link.is_backup = backup
@@ -195,9 +200,13 @@ def served_department_ids(session: Session, user: User) -> set[int]:
     if user.role is Role.elearning:
         return {d.id for d in list_departments(session) if d.id is not None}
     if user.role is Role.referent:
-        return set(session.exec(
-            select(DepartmentReferent.department_id).where(DepartmentReferent.user_id == user.id)
-        ).all())
+        return set(
+            session.exec(
+                select(DepartmentReferent.department_id).where(
+                    DepartmentReferent.user_id == user.id
+                )
+            ).all()
+        )
     return set()
 
 
@@ -206,8 +215,11 @@ def visible_departments(session: Session, user: User) -> Sequence[Department]:
     require_role(user, Role.teacher, Role.referent, Role.elearning)
     if user.role is Role.elearning:
         return list_departments(session)
-    ids = served_department_ids(session, user) if user.role is Role.referent else {
-        user.department_id} - {None}
+    ids = (
+        served_department_ids(session, user)
+        if user.role is Role.referent
+        else {user.department_id} - {None}
+    )
     if not ids:
         return []
     return session.exec(

@@ -141,8 +141,7 @@ def make_lock(engine: Engine) -> SchedulerLock:
 def _run_recorded(job: PeriodicJob, engine: Engine, settings: Settings) -> None:
     """Run a job and keep a JobRun row: who ran it, when, and how it ended."""
     with session_scope(engine) as session:
-        run = JobRun(job_id=job.id, pid=os.getpid(), host=socket.gethostname(),
-                     started_at=utcnow())
+        run = JobRun(job_id=job.id, pid=os.getpid(), host=socket.gethostname(), started_at=utcnow())
         session.add(run)
         session.flush()
         run_id = run.id
@@ -154,9 +153,7 @@ def _run_recorded(job: PeriodicJob, engine: Engine, settings: Settings) -> None:
         log.exception("scheduled job %s failed", job.id)
     with session_scope(engine) as session:
         session.execute(
-            update(JobRun)
-            .where(col(JobRun.id) == run_id)
-            .values(finished_at=utcnow(), error=error)
+            update(JobRun).where(col(JobRun.id) == run_id).values(finished_at=utcnow(), error=error)
         )
 
 

@@ -95,8 +95,9 @@ class Settings(BaseSettings):
                     f"HUB_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters"
                 )
             if self.demo:
-                raise ValueError("HUB_DEMO must be off in production (it allows sign-in without "
-                                 "a password)")
+                raise ValueError(
+                    "HUB_DEMO must be off in production (it allows sign-in without a password)"
+                )
         if any((self.oidc_client_id, self.oidc_client_secret)) and not self.oidc_enabled:
             raise ValueError(
                 "single sign-on needs HUB_OIDC_CLIENT_ID, HUB_OIDC_CLIENT_SECRET and either "

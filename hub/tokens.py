@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlmodel import Session, col, select
 
 from hub.errors import InvalidInput, NotFound, PermissionDenied
-from hub.models import ApiToken, Role, User, utcnow
+from hub.models import ApiToken, Role, User, id_of, utcnow
 
 TOKEN_PREFIX = "hub_"  # lets secret scanners and people recognise a hub token
 TOKEN_BYTES = 32  # 256 bits: a hash without salt is safe at this entropy
@@ -27,7 +27,7 @@ def create_token(session: Session, *, user: User, name: str = "api") -> tuple[Ap
     if not name or len(name) > 100:
         raise InvalidInput("Nom de jeton invalide.", {"name": "1 à 100 caractères."})
     secret = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
-    token = ApiToken(user_id=user.id, name=name, token_hash=_hash(secret), prefix=secret[:12])
+    token = ApiToken(user_id=id_of(user), name=name, token_hash=_hash(secret), prefix=secret[:12])
     session.add(token)
     session.flush()
     return token, secret

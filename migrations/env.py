@@ -6,17 +6,13 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import hub.models  # noqa: F401  (registers the tables)
-from hub.models import UTCDateTime
 from hub.db import make_engine
+from hub.migrate import include_object
+from hub.models import UTCDateTime
 from hub.settings import get_settings
 
 config = context.config
 target_metadata = SQLModel.metadata
-
-
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
-    # FTS5 virtual tables and their shadow tables are created by hand in migrations.
-    return not (type_ == "table" and name and ("_fts" in name))
 
 
 def render_item(type_, obj, autogen_context):  # type: ignore[no-untyped-def]

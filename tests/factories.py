@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from itertools import count
 
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlmodel import Session
 
 from hub.models import Department, Role, User
-
-from httpx import Response
 from hub.people import create_department, create_user
 
 PASSWORD = "correct horse battery staple"
@@ -63,8 +62,12 @@ def sign_in(client: TestClient, user: User, password: str = PASSWORD) -> None:
     page = client.get("/login")
     response = client.post(
         "/login",
-        data={"email": user.email, "password": password, "csrf_token": csrf_from(page.text),
-              "next": "/"},
+        data={
+            "email": user.email,
+            "password": password,
+            "csrf_token": csrf_from(page.text),
+            "next": "/",
+        },
     )
     assert response.status_code == 303, response.text
 

@@ -12,8 +12,10 @@ from tests.factories import PASSWORD, csrf_from, make_department, make_user, sig
 
 def _login(client: TestClient, email: str, password: str):  # type: ignore[no-untyped-def]
     token = csrf_from(client.get("/login").text)
-    return client.post("/login", data={"email": email, "password": password,
-                                       "csrf_token": token, "next": "/departments"})
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token, "next": "/departments"},
+    )
 
 
 def test_sign_in_sets_http_only_lax_cookie_and_redirects(client: TestClient, db: Session) -> None:
@@ -96,14 +98,17 @@ def test_sign_out_ends_the_session(client: TestClient, db: Session) -> None:
 def test_password_change_signs_out_other_sessions(app, db: Session) -> None:  # type: ignore[no-untyped-def]
     make_department(db)
     teacher = make_user(db, Role.teacher)
-    with TestClient(app, follow_redirects=False) as laptop, TestClient(
-        app, follow_redirects=False
-    ) as phone:
+    with (
+        TestClient(app, follow_redirects=False) as laptop,
+        TestClient(app, follow_redirects=False) as phone,
+    ):
         sign_in(laptop, teacher)
         sign_in(phone, teacher)
         token = csrf_from(laptop.get("/account").text)
-        changed = laptop.post("/account/password", data={
-            "current": PASSWORD, "new": "a brand new passphrase", "csrf_token": token})
+        changed = laptop.post(
+            "/account/password",
+            data={"current": PASSWORD, "new": "a brand new passphrase", "csrf_token": token},
+        )
         assert changed.status_code == 303
         assert laptop.get("/account").status_code == 200
         assert phone.get("/account").status_code == 303  # signed out

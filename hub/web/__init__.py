@@ -1,1 +1,1 @@
-"""The web layer: app factory, middleware, rendering and routes (HTTP stays here, not in services)."""
+"""The web layer: app factory, middleware, rendering, routes (HTTP stays out of services)."""

@@ -85,8 +85,12 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or "application/json" in request.headers.get(
-        "accept", ""
+    """API paths, token-authenticated calls and clients asking for JSON get JSON errors."""
+    headers = request.headers
+    return (
+        request.url.path.startswith("/api/")
+        or "authorization" in headers
+        or "application/json" in headers.get("accept", "")
     )
 
 

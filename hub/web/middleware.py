@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hmac
-from html import escape
 import json
+from html import escape
 from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -49,7 +49,10 @@ async def _send_error(scope: Scope, send: Send, status: int, detail: str) -> Non
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -97,8 +100,7 @@ class RequestGuardMiddleware:
                     scope,
                     send,
                     403,
-                    "Jeton de sécurité (CSRF) absent ou expiré : rechargez la page et "
-                    "recommencez.",
+                    "Jeton de sécurité (CSRF) absent ou expiré : rechargez la page et recommencez.",
                 )
                 return
 

@@ -51,15 +51,14 @@ def create_person(
     require_role(user, Role.elearning)
     form = {"email": email, "name": name, "role": role, "departments": departments or []}
     try:
-        created = create_user(
-            db, email=email, name=name, role=role, departments=departments or []
-        )
+        created = create_user(db, email=email, name=name, role=role, departments=departments or [])
     except InvalidInput as exc:
         return _page(request, db, user, status=422, user_form=form, user_errors=exc.fields)
     except Conflict as exc:
         db.rollback()
-        return _page(request, db, user, status=409, user_form=form,
-                     user_errors={"email": exc.message})
+        return _page(
+            request, db, user, status=409, user_form=form, user_errors={"email": exc.message}
+        )
     db.commit()
     flash(request, f"Compte créé : {created.email}")
     return RedirectResponse("/admin/people", status_code=303)
@@ -78,12 +77,19 @@ def create_dept(
     try:
         created = create_department(db, code=code, name=name)
     except InvalidInput as exc:
-        return _page(request, db, user, status=422, department_form=form,
-                     department_errors=exc.fields)
+        return _page(
+            request, db, user, status=422, department_form=form, department_errors=exc.fields
+        )
     except Conflict as exc:
         db.rollback()
-        return _page(request, db, user, status=409, department_form=form,
-                     department_errors={"code": exc.message})
+        return _page(
+            request,
+            db,
+            user,
+            status=409,
+            department_form=form,
+            department_errors={"code": exc.message},
+        )
     db.commit()
     flash(request, f"Département créé : {created.code}")
     return RedirectResponse("/admin/people", status_code=303)

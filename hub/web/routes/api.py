@@ -33,8 +33,12 @@ def me(db: SessionDep, user: CurrentUser) -> MePublic:
     own = db.get(Department, user.department_id) if user.department_id else None
     serves = [d.code for d in visible_departments(db, user)] if user.role is Role.referent else []
     return MePublic(
-        id=user.id, email=user.email, name=user.name, role=user.role,
-        department=own.code if own else None, serves=serves,
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        department=own.code if own else None,
+        serves=serves,
     )
 
 

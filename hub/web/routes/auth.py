@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 
 from hub.auth import authenticate_password, sign_in_single_sign_on
@@ -72,7 +73,10 @@ def login(
 ) -> Response:
     try:
         user = authenticate_password(
-            db, email=email, password=password, address=client_address(request),
+            db,
+            email=email,
+            password=password,
+            address=client_address(request),
             settings=settings,
         )
     except TooManyAttempts as exc:
@@ -133,6 +137,12 @@ def _oidc_client(request: Request) -> Any:
     return client
 
 
+def _as_text(value: str) -> str:
+    """Outside text inside an error message: the templates show messages with `_()`, whose
+    result Jinja marks safe and %-formats, so escape it to show as typed (and `%` cannot crash)."""
+    return str(escape(value)).replace("%", "%%")
+
+
 def _callback_url(request: Request) -> str:
     base = request.app.state.settings.base_url
     if base:
@@ -149,7 +159,9 @@ async def sso_start(request: Request, settings: SettingsDep, next: str = "/") ->
     try:
         response: Response = await client.authorize_redirect(request, _callback_url(request))
     except Exception as exc:  # provider unreachable or bad metadata
-        raise HubError(f"Le fournisseur d'identité est injoignable ({type(exc).__name__}).") from exc
+        raise HubError(
+            f"Le fournisseur d'identité est injoignable ({type(exc).__name__})."
+        ) from exc
     return response
 
 
@@ -158,17 +170,18 @@ async def sso_callback(request: Request, settings: SettingsDep) -> Response:
     if not settings.oidc_enabled:
         raise NotFound("L'authentification unique n'est pas configurée.")
     if "error" in request.query_params:
-        description = request.query_params.get("error_description") or request.query_params[
-            "error"
-        ]
-        return _login_page(request, next="/", error=f"Connexion refusée : {description}",
-                           status=400)
+        description = request.query_params.get("error_description") or request.query_params["error"]
+        return _login_page(
+            request, next="/", error=f"Connexion refusée : {_as_text(description)}", status=400
+        )
     client = _oidc_client(request)
     try:
         token = await client.authorize_access_token(request)
     except Exception as exc:
         return _login_page(
-            request, next="/", status=400,
+            request,
+            next="/",
+            status=400,
             error=f"La connexion unique a échoué ({type(exc).__name__}). Réessayez.",
         )
     claims = token.get("userinfo") or {}

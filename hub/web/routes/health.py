@@ -38,7 +38,6 @@ def healthz(request: Request, db: SessionDep) -> JSONResponse:
         "in_this_process": bool(scheduler and scheduler.is_leader.is_set()),
         "last_heartbeat": last_beat.isoformat() if last_beat else None,
         "stale": last_beat is None
-        or utcnow() - last_beat
-        > timedelta(seconds=3 * state.settings.scheduler_heartbeat_seconds),
+        or utcnow() - last_beat > timedelta(seconds=3 * state.settings.scheduler_heartbeat_seconds),
     }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

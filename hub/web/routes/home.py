@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from hub.i18n import LOCALES
-from hub.people import visible_departments
 from hub.models import Role
+from hub.people import visible_departments
 from hub.web.deps import OptionalUser, SessionDep
 from hub.web.routes.auth import safe_next
 

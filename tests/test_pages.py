@@ -1,0 +1,170 @@
+"""Pages: htmx partials, friendly errors, the language switch, forms that work without JS."""
+
+from __future__ import annotations
+
+from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from hub.models import Role
+from tests.factories import csrf_from, make_department, make_user, sign_in
+
+
+def test_htmx_request_gets_only_the_content_block(client: TestClient, db: Session) -> None:
+    make_department(db)
+    sign_in(client, make_user(db, Role.teacher, name="Marc Prof"))
+    full = client.get("/")
+    partial = client.get("/", headers={"HX-Request": "true"})
+    assert full.headers["vary"].startswith("HX-Request")
+    assert partial.headers["vary"].startswith("HX-Request")
+    assert "<html" in full.text and "<nav" in full.text
+    assert "<html" not in partial.text and "<nav" not in partial.text
+    assert "Bonjour Marc Prof" in partial.text
+    # History restore asks for the whole page even though it comes from htmx.
+    restore = client.get("/", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in restore.text
+
+
+def test_navigation_follows_the_role(client: TestClient, db: Session) -> None:
+    make_department(db)
+    sign_in(client, make_user(db, Role.elearning))
+    nav = BeautifulSoup(client.get("/").text, "html.parser").find("nav")
+    assert nav is not None
+    links = {a["href"] for a in nav.find_all("a")}
+    assert {"/departments", "/admin/people", "/account"} <= links
+
+
+def test_unknown_page_is_a_friendly_404(client: TestClient, db: Session) -> None:
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "Page introuvable" in response.text and "<nav" in response.text
+    api = client.get("/api/no-such-thing")
+    assert api.status_code == 404 and api.json() == {"detail": "Page introuvable."}
+
+
+def test_server_error_is_a_friendly_500(app, db: Session) -> None:  # type: ignore[no-untyped-def]
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("kaboom")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/boom")
+    assert response.status_code == 500
+    assert "Erreur du serveur" in response.text
+    assert "kaboom" not in response.text
+
+
+def test_language_switch_to_english_and_back(client: TestClient, db: Session) -> None:
+    make_department(db)
+    sign_in(client, make_user(db, Role.teacher, name="Marc Prof"))
+    assert '<html lang="fr">' in client.get("/").text
+    switched = client.get("/lang/en?next=/account")
+    assert switched.status_code == 303 and switched.headers["location"] == "/account"
+    page = client.get("/").text
+    assert '<html lang="en">' in page and "Hello Marc Prof" in page and "Sign out" in page
+    client.get("/lang/fr")
+    assert "Bonjour Marc Prof" in client.get("/").text
+
+
+def test_language_switch_refuses_offsite_redirect(client: TestClient) -> None:
+    response = client.get("/lang/en?next=//evil.example/")
+    assert response.headers["location"] == "/"
+
+
+def test_account_language_is_remembered_across_sign_ins(client: TestClient, db: Session) -> None:
+    make_department(db)
+    teacher = make_user(db, Role.teacher, name="Marc Prof")
+    sign_in(client, teacher)
+    token = csrf_from(client.get("/account").text)
+    assert (
+        client.post("/account/language", data={"locale": "en", "csrf_token": token}).status_code
+        == 303
+    )
+    client.cookies.clear()
+    sign_in(client, teacher)
+    assert "Hello Marc Prof" in client.get("/").text
+
+
+def test_admin_form_errors_are_shown_in_place_and_input_kept(
+    client: TestClient, db: Session
+) -> None:
+    make_department(db)
+    sign_in(client, make_user(db, Role.elearning))
+    token = csrf_from(client.get("/admin/people").text)
+    response = client.post(
+        "/admin/people",
+        data={
+            "email": "not-an-email",
+            "name": "Zoé Nouvelle",
+            "role": "teacher",
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 422
+    soup = BeautifulSoup(response.text, "html.parser")
+    email = soup.find("input", attrs={"name": "email"})
+    assert email is not None and email["aria-invalid"] == "true"
+    assert "Adresse e-mail invalide." in soup.get_text()
+    assert "Un enseignant appartient à un département." in soup.get_text()
+    name = soup.find("input", attrs={"name": "name"})
+    assert name is not None and name["value"] == "Zoé Nouvelle"
+
+
+def test_admin_creates_a_referent_for_two_departments(client: TestClient, db: Session) -> None:
+    make_department(db, "SCI")
+    make_department(db, "ART")
+    sign_in(client, make_user(db, Role.elearning))
+    token = csrf_from(client.get("/admin/people").text)
+    response = client.post(
+        "/admin/people",
+        data={
+            "email": "new.ref@college.example",
+            "name": "Nouvelle Réf",
+            "role": "referent",
+            "departments": ["SCI", "ART"],
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 303
+    page = client.get("/admin/people").text
+    assert "Compte créé : new.ref@college.example" in page
+    assert "Nouvelle Réf" in client.get("/departments/ART").text
+
+
+def test_every_form_posts_with_a_csrf_field(client: TestClient, db: Session) -> None:
+    make_department(db)
+    sign_in(client, make_user(db, Role.elearning))
+    for path in ("/", "/account", "/admin/people"):
+        soup = BeautifulSoup(client.get(path).text, "html.parser")
+        for form in soup.find_all("form"):
+            if form.get("method", "get").lower() == "post":
+                assert form.find("input", attrs={"name": "csrf_token"}), (path, form.get("action"))
+
+
+def test_output_is_escaped(client: TestClient, db: Session) -> None:
+    make_department(db, "SCI", name="<script>alert(1)</script>")
+    sign_in(client, make_user(db, Role.teacher, name="<img src=x onerror=alert(1)>"))
+    page = client.get("/").text
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_security_headers_are_sent(client: TestClient) -> None:
+    response = client.get("/login")
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_healthz_reports_the_database(client: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"] == settings.database_backend
+    assert body["scheduler"]["in_this_process"] is False
+
+
+def test_static_assets_are_vendored(client: TestClient) -> None:
+    assert "htmx" in client.get("/static/vendor/htmx/htmx.min.js").text[:200]
+    assert client.get("/static/vendor/pico/pico.min.css").status_code == 200
