@@ -30,6 +30,20 @@ REQUIRE_POSTGRES = os.environ.get("HUB_TEST_REQUIRE_POSTGRES") == "1"
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 
 
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2id at its production cost takes ~0.25 s a hash here; tests use the same algorithm
+    at the lowest cost (as Django's test settings do), so the suite stays fast."""
+    import argon2
+
+    import hub.passwords
+
+    production = hub.passwords._hasher
+    hub.passwords._hasher = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    hub.passwords._hasher = production
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"sqlite: {sqlite3.sqlite_version}",

@@ -168,3 +168,11 @@ def test_healthz_reports_the_database(client: TestClient, settings) -> None:  # 
 def test_static_assets_are_vendored(client: TestClient) -> None:
     assert "htmx" in client.get("/static/vendor/htmx/htmx.min.js").text[:200]
     assert client.get("/static/vendor/pico/pico.min.css").status_code == 200
+
+
+def test_error_messages_quoting_user_input_are_escaped(client: TestClient, db: Session) -> None:
+    sign_in(client, make_user(db, Role.elearning))
+    response = client.get("/departments/%3Cb%3Ebold%25(x)s")
+    assert response.status_code == 404  # not a 500: the % is not a format directive
+    assert "<b>bold" not in response.text
+    assert "Département inconnu : &lt;b&gt;bold%(x)s" in response.text

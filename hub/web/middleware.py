@@ -40,9 +40,11 @@ async def _send_error(scope: Scope, send: Send, status: int, detail: str) -> Non
         content_type = b"application/json"
     else:
         body = (
-            "<!doctype html><html lang=fr><meta charset=utf-8><title>Erreur</title>"
-            f"<main style='font-family:sans-serif;max-width:40rem;margin:3rem auto'>"
-            f"<h1>{status}</h1><p>{escape(detail)}</p><p><a href='/'>Accueil</a></p></main>"
+            '<!doctype html><html lang="fr"><meta charset="utf-8"><title>Erreur</title>'
+            '<link rel="icon" href="data:,">'
+            '<link rel="stylesheet" href="/static/vendor/pico/pico.min.css">'
+            f'<main class="container"><h1>{status}</h1><p>{escape(detail)}</p>'
+            '<p><a href="/">Accueil</a></p></main>'
         ).encode()
         content_type = b"text/html; charset=utf-8"
     await send(

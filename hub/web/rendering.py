@@ -30,7 +30,12 @@ class Renderer:
                 trim_blocks=True,
                 lstrip_blocks=True,
             )
-            env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+            catalog = translations(locale)
+            env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
+            # For messages computed in Python (errors, flashes), which may quote user input:
+            # unlike `_()`, whose result Jinja trusts as markup and %-formats, this returns
+            # plain text that autoescaping escapes.
+            env.filters["translate"] = catalog.gettext
             env.globals.update(globals, locale=locale, locales=LOCALE_NAMES)
             self.environments[locale] = env
 

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 
 from hub.auth import authenticate_password, sign_in_single_sign_on
@@ -137,12 +136,6 @@ def _oidc_client(request: Request) -> Any:
     return client
 
 
-def _as_text(value: str) -> str:
-    """Outside text inside an error message: the templates show messages with `_()`, whose
-    result Jinja marks safe and %-formats, so escape it to show as typed (and `%` cannot crash)."""
-    return str(escape(value)).replace("%", "%%")
-
-
 def _callback_url(request: Request) -> str:
     base = request.app.state.settings.base_url
     if base:
@@ -172,7 +165,7 @@ async def sso_callback(request: Request, settings: SettingsDep) -> Response:
     if "error" in request.query_params:
         description = request.query_params.get("error_description") or request.query_params["error"]
         return _login_page(
-            request, next="/", error=f"Connexion refusée : {_as_text(description)}", status=400
+            request, next="/", error=f"Connexion refusée : {description}", status=400
         )
     client = _oidc_client(request)
     try:

@@ -1,0 +1,270 @@
+"""Browser end-to-end fixtures: one real `hub serve` subprocess and one headless Chromium.
+
+The server is the real thing, started the way an operator would: `hub db upgrade`, `hub demo
+load`, `hub users create --password` (password typed on stdin), then `hub serve` on a free
+port of 127.0.0.1, with its own temporary data directory (SQLite) and demo mode on. It is
+started once per test session (once per xdist worker that gets e2e tests; the tests share an
+`xdist_group` so `make test` runs them all on one worker) and stopped at the end.
+
+Chromium is Debian's (/usr/bin/chromium): Playwright cannot download its own browsers here.
+Without it the tests are skipped, or fail when HUB_TEST_REQUIRE_BROWSER=1.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+REQUIRE_BROWSER = os.environ.get("HUB_TEST_REQUIRE_BROWSER") == "1"
+STARTUP_TIMEOUT_SECONDS = 30.0
+CLI_TIMEOUT_SECONDS = 120.0
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "test-results"  # gitignored
+
+# The account created through `hub users create --password` (demo accounts have no password).
+TEACHER_EMAIL = "helene.dupre@college.example"
+TEACHER_NAME = "Hélène Dupré"  # accents on purpose: checks UTF-8 end to end
+TEACHER_DEPARTMENT = "SCI"  # created by `hub demo load`
+
+
+@dataclass(frozen=True)
+class HubServer:
+    base_url: str
+    teacher_email: str
+    teacher_name: str
+    teacher_password: str
+    log_path: Path
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    found = "found" if CHROMIUM.exists() else "missing"
+    policy = "required" if REQUIRE_BROWSER else "e2e tests skipped if missing"
+    return [f"e2e browser: {CHROMIUM} ({found}; {policy})"]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _hub_command(*args: str) -> list[str]:
+    # The same interpreter as pytest, so the hub under test is this checkout (editable install).
+    return [sys.executable, "-m", "hub.cli", *args]
+
+
+def _run_cli(env: dict[str, str], cwd: Path, *args: str, stdin: str | None = None) -> str:
+    # A new session has no controlling terminal: getpass cannot open /dev/tty (which would
+    # wait for someone at the keyboard) and reads the password prompt's answer from stdin.
+    try:
+        result = subprocess.run(
+            _hub_command(*args),
+            env=env,
+            cwd=cwd,
+            input=stdin if stdin is not None else "",
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT_SECONDS,
+            start_new_session=True,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"`hub {' '.join(args)}` did not finish in {exc.timeout:.0f}s", pytrace=False)
+    if result.returncode != 0:
+        pytest.fail(
+            f"`hub {' '.join(args)}` exited with {result.returncode}:\n"
+            f"{result.stdout}{result.stderr}",
+            pytrace=False,
+        )
+    return result.stdout
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no server output)"
+    return "\n".join(text.splitlines()[-lines:]) or "(no server output)"
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()  # uvicorn shuts down gracefully on SIGTERM
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    # Straight to 127.0.0.1, whatever http_proxy says.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    last_error = "no answer yet"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"`hub serve` exited with {process.returncode} before answering {url}; "
+                f"its output:\n{_tail(log_path)}",
+                pytrace=False,
+            )
+        try:
+            with opener.open(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+                last_error = f"HTTP {response.status}"
+        except urllib.error.HTTPError as exc:
+            last_error = f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError) as exc:
+            last_error = str(getattr(exc, "reason", exc))
+        time.sleep(0.1)
+    _stop(process)
+    pytest.fail(
+        f"`hub serve` did not answer 200 on {url} within {STARTUP_TIMEOUT_SECONDS:.0f}s "
+        f"(last: {last_error}); its output:\n{_tail(log_path)}",
+        pytrace=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
+    """The real hub, demo data loaded, plus one teacher who signs in with a password."""
+    root = tmp_path_factory.mktemp("e2e-hub")
+    data_dir = root / "var"
+    data_dir.mkdir()
+    port = _free_port()
+    password = "e2e-" + secrets.token_urlsafe(18)
+    # Only this run's settings: no HUB_* from the caller's shell, and a working directory
+    # without a .env file, so a developer's own database is never touched.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
+    env.update(
+        HUB_ENV="test",
+        HUB_DEMO="1",
+        HUB_DATA_DIR=str(data_dir),
+        HUB_DATABASE_URL=f"sqlite:///{data_dir / 'hub.sqlite3'}",
+        HUB_SECRET_KEY=secrets.token_urlsafe(48),
+        HUB_HOST="127.0.0.1",
+        HUB_PORT=str(port),
+        HUB_SCHEDULER_IN_WEB="0",  # periodic jobs are not what these tests look at
+        PYTHONUNBUFFERED="1",
+    )
+    _run_cli(env, root, "db", "upgrade")
+    _run_cli(env, root, "demo", "load")
+    _run_cli(
+        env,
+        root,
+        "users",
+        "create",
+        "--email",
+        TEACHER_EMAIL,
+        "--name",
+        TEACHER_NAME,
+        "--role",
+        "teacher",
+        "--department",
+        TEACHER_DEPARTMENT,
+        "--password",
+        stdin=f"{password}\n{password}\n",  # the prompt asks twice
+    )
+
+    log_path = root / "server.log"
+    base_url = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            _hub_command("serve", "--host", "127.0.0.1", "--port", str(port)),
+            env=env,
+            cwd=root,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_until_healthy(process, f"{base_url}/healthz", log_path)
+        yield HubServer(
+            base_url=base_url,
+            teacher_email=TEACHER_EMAIL,
+            teacher_name=TEACHER_NAME,
+            teacher_password=password,
+            log_path=log_path,
+        )
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the whole session; each test opens its own contexts."""
+    if not CHROMIUM.exists():
+        message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
+        if REQUIRE_BROWSER:
+            pytest.fail(message + " and HUB_TEST_REQUIRE_BROWSER=1", pytrace=False)
+        pytest.skip(message + "; set HUB_TEST_REQUIRE_BROWSER=1 to make this an error")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+NewContext = Callable[..., BrowserContext]
+
+
+@pytest.fixture
+def new_context(browser: Browser, hub_server: HubServer) -> Iterator[NewContext]:
+    """A factory of fresh browser contexts (own cookies) on the hub, closed after the test.
+
+    The browser asks for English: the hub must still answer in French, its default, since it
+    ignores Accept-Language on purpose (see hub.i18n.pick_locale).
+    """
+    contexts: list[BrowserContext] = []
+
+    def factory(**options: Any) -> BrowserContext:
+        context = browser.new_context(
+            **{"base_url": hub_server.base_url, "locale": "en-US", **options}
+        )
+        contexts.append(context)
+        return context
+
+    yield factory
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_context: NewContext) -> Page:
+    """A page in a fresh context, JavaScript on."""
+    return new_context().new_page()
+
+
+@pytest.fixture(scope="session")
+def results_dir() -> Path:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    return RESULTS_DIR
