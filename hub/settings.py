@@ -38,7 +38,6 @@ class Settings(BaseSettings):
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     base_url: str = ""  # public address, e.g. https://hub.example.edu; used in links and OIDC
     demo: bool = False  # demo mode: one-click sign-in as each demo user on the login page
-    default_locale: str = "fr"
 
     session_max_age_seconds: Annotated[int, Field(ge=60)] = 8 * 3600  # one working day
     max_body_bytes: Annotated[int, Field(ge=1024)] = 12 * 1024 * 1024  # 10 MB upload + form
