@@ -1,0 +1,1 @@
+"""Knowledge base: articles, the French search engine, Markdown import and export."""

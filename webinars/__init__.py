@@ -1,0 +1,1 @@
+"""Webinars: series and sessions, registration, iCalendar invites, reminders (to come)."""
