@@ -19,6 +19,7 @@ install: $(STAMP)
 run: install
 	HUB_DEMO=1 $(BIN)/hub db upgrade
 	HUB_DEMO=1 $(BIN)/hub demo load
+	HUB_DEMO=1 $(BIN)/hub kb import kb/content
 	HUB_DEMO=1 $(BIN)/hub serve
 
 ## The whole suite, on SQLite and PostgreSQL, browser tests included

@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -318,6 +319,46 @@ def tokens_revoke(ctx: Context, token_id: int) -> None:
     with ctx.transaction() as session:
         revoke_token(session, token_id=token_id, actor=None)
     click.echo(f"token {token_id} revoked")
+
+
+@main.group()
+def kb() -> None:
+    """Knowledge base."""
+
+
+@kb.command("import")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@pass_context
+def kb_import(ctx: Context, directory: Path) -> None:
+    """Import Markdown articles (idempotent by slug); bad files are listed, good ones kept."""
+    from kb.importer import import_directory
+    from kb.synonyms import load_starter_synonyms
+
+    with ctx.transaction() as session:
+        report = import_directory(session, directory)
+        synonyms = load_starter_synonyms(session)
+    click.echo(
+        f"{len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.errors)} rejected"
+    )
+    if synonyms:
+        click.echo(f"{synonyms} starter synonyms added (edit them on /kb/synonyms)")
+    for name, reason in report.errors:
+        click.echo(f"{name}: {reason}", err=True)
+    if report.errors:
+        sys.exit(1)
+
+
+@kb.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@pass_context
+def kb_export(ctx: Context, directory: Path) -> None:
+    """Write every article as DIRECTORY/<slug>.md with YAML front matter."""
+    from kb.importer import export_directory
+
+    with ctx.transaction() as session:
+        count = export_directory(session, directory)
+    click.echo(f"{count} articles written to {directory}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,6 +19,12 @@ class PermissionDenied(HubError):
     status_code = 403
 
 
+class NotSignedIn(PermissionDenied):
+    """Signing in would help: pages redirect to the sign-in form, the API answers 401."""
+
+    status_code = 401
+
+
 class Conflict(HubError):
     status_code = 409
 

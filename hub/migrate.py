@@ -17,9 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    """Autogenerate ignores full-text tables: FTS5 virtual tables and their shadow tables are
-    created by hand in migrations (see the design brief)."""
-    return not (type_ == "table" and name is not None and "_fts" in name)
+    """Autogenerate ignores the full-text index: FTS5 virtual tables (and their shadow tables)
+    and the PostgreSQL tsvector column are created by hand in migrations."""
+    if type_ == "table" and name is not None and "_fts" in name:
+        return False
+    return name not in ("search_vector", "ix_article_search_vector")
 
 
 def alembic_config(engine: Engine) -> Config:

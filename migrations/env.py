@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import hub.models  # noqa: F401  (registers the tables)
+import kb.models  # noqa: F401
 from hub.db import make_engine
 from hub.migrate import include_object
 from hub.models import UTCDateTime

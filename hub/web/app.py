@@ -16,15 +16,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub import __version__
 from hub.db import make_engine, writer
-from hub.errors import HubError, InvalidInput
+from hub.errors import HubError, InvalidInput, NotSignedIn
 from hub.i18n import N_, pick_locale
 from hub.scheduler import Scheduler
 from hub.settings import Settings, get_settings
-from hub.web.deps import NotSignedIn, load_request_context
+from hub.web.deps import load_request_context
 from hub.web.middleware import RequestGuardMiddleware, SecurityHeadersMiddleware
 from hub.web.rendering import Renderer
 from hub.web.routes import account, admin, api, auth, departments, health, home
 from hub.web.sessions import SessionMiddleware
+from kb import web as kb_web
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -80,6 +81,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (home, auth, account, departments, admin, api, health):
         app.include_router(module.router)
+    app.include_router(kb_web.router)
+    app.include_router(kb_web.api)
     _install_error_pages(app)
     return app
 

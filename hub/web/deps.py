@@ -8,19 +8,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlmodel import Session
 
-from hub.errors import PermissionDenied
+from hub.errors import NotSignedIn
 from hub.i18n import pick_locale
 from hub.models import User
 from hub.settings import Settings
 from hub.tokens import authenticate_token
 from hub.web.middleware import SAFE_METHODS
 from hub.web.sessions import end_session
-
-
-class NotSignedIn(PermissionDenied):
-    """No valid session or token: pages redirect to the sign-in form, the API answers 401."""
-
-    status_code = 401
 
 
 def get_db(request: Request) -> Iterator[Session]:

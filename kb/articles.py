@@ -1,0 +1,348 @@
+"""Articles: who may read and write them, saving with revisions, publishing, restoring."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import ColumnElement, or_
+from sqlalchemy import delete as sql_delete
+from sqlmodel import Session, col, select
+
+from hub.errors import Conflict, InvalidInput, NotFound, NotSignedIn, PermissionDenied
+from hub.i18n import N_
+from hub.models import Department, Role, User, id_of, utcnow
+from hub.people import get_department, require_role, served_department_ids
+from kb.analyzer import analyzed
+from kb.markdown import plain_text
+from kb.models import Article, ArticleRevision, Audience, Kind, Status
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_BODY_CHARACTERS = 100_000  # a long tutorial is ~10,000; this bounds accidental pastes
+MAX_TAGS = 20
+
+# Which audiences each role reads: everyone sees `everyone`; staff also see what students see.
+READABLE_AUDIENCES: dict[Role | None, frozenset[Audience]] = {
+    None: frozenset({Audience.everyone, Audience.student}),
+    Role.student: frozenset({Audience.everyone, Audience.student}),
+    Role.teacher: frozenset({Audience.everyone, Audience.student, Audience.teacher}),
+    Role.referent: frozenset(
+        {Audience.everyone, Audience.student, Audience.teacher, Audience.referent}
+    ),
+    Role.elearning: frozenset(Audience),
+}
+PUBLIC_AUDIENCES = READABLE_AUDIENCES[None]  # readable without signing in
+AUTHORS = (Role.referent, Role.elearning)
+
+
+@dataclass
+class ArticleInput:
+    """What an author submits (form, API or Markdown file); validated by `validate`."""
+
+    slug: str
+    title: str
+    kind: str
+    audience: str
+    body: str = ""
+    summary: str = ""
+    tags: list[str] = field(default_factory=list)
+    department: str | None = None  # department code
+    status: str = Status.draft.value
+    verified_on: date | None = None
+    video_url: str | None = None
+
+
+def parse_tags(text: str) -> list[str]:
+    return [tag.strip() for tag in text.split(",") if tag.strip()]
+
+
+def validate(data: ArticleInput) -> dict[str, str]:
+    """Field errors of an article, in French, keyed by field name."""
+    errors: dict[str, str] = {}
+    if not SLUG.match(data.slug) or len(data.slug) > 120:
+        errors["slug"] = N_("Minuscules, chiffres et tirets (ex. capsule-video-enregistrer).")
+    if not data.title.strip() or len(data.title) > 200:
+        errors["title"] = N_("Le titre est obligatoire (200 caractères au plus).")
+    if data.kind not in Kind.__members__:
+        errors["kind"] = N_("Type inconnu : tutorial, checklist, video ou guide.")
+    if data.audience not in Audience.__members__:
+        errors["audience"] = N_("Public inconnu : everyone, student, teacher, referent, elearning.")
+    if data.status not in Status.__members__:
+        errors["status"] = N_("Statut inconnu : draft, published ou archived.")
+    if len(data.summary) > 400:
+        errors["summary"] = N_("Le résumé fait 400 caractères au plus.")
+    if len(data.body) > MAX_BODY_CHARACTERS:
+        errors["body"] = N_("Le texte est trop long.")
+    if len(data.tags) > MAX_TAGS or any(len(tag) > 40 for tag in data.tags):
+        errors["tags"] = N_("20 mots-clés au plus, de 40 caractères au plus.")
+    if data.video_url and not re.match(r"^https?://\S+$", data.video_url):
+        errors["video_url"] = N_("Adresse de vidéo invalide (http:// ou https://).")
+    if data.kind == Kind.checklist.value and "[ ]" not in data.body:
+        errors["body"] = N_("Une check-list contient des éléments « - [ ] ... ».")
+    for name in ("title", "summary", "body", "slug"):
+        value = getattr(data, name)
+        if CONTROL_CHARACTERS.search(value):
+            errors[name] = N_("Caractères de contrôle interdits.")
+    if any(CONTROL_CHARACTERS.search(tag) or "," in tag for tag in data.tags):
+        errors["tags"] = N_("Caractères de contrôle interdits.")
+    return errors
+
+
+# --- who may read ------------------------------------------------------------------------
+
+
+def reader_departments(session: Session, user: User | None) -> set[int] | None:
+    """Departments whose own articles a reader sees; None means all of them."""
+    if user is None:
+        return set()
+    if user.role is Role.elearning:
+        return None
+    if user.role is Role.referent:
+        return served_department_ids(session, user)
+    return {user.department_id} if user.department_id else set()
+
+
+def readable_filter(session: Session, user: User | None) -> list[ColumnElement[bool]]:
+    """SQL conditions selecting the published articles this reader may see."""
+    conditions: list[ColumnElement[bool]] = [
+        col(Article.status) == Status.published,
+        col(Article.audience).in_(READABLE_AUDIENCES[user.role if user else None]),
+    ]
+    departments = reader_departments(session, user)
+    if departments is not None:
+        conditions.append(
+            or_(col(Article.department_id).is_(None), col(Article.department_id).in_(departments))
+        )
+    return conditions
+
+
+def can_author(user: User | None) -> bool:
+    return user is not None and user.is_active and user.role in AUTHORS
+
+
+def _check_author_scope(session: Session, actor: User, department_id: int | None) -> None:
+    """Referents write articles for everyone or for the departments they serve."""
+    require_role(actor, *AUTHORS)
+    if actor.role is Role.referent and department_id is not None:
+        if department_id not in served_department_ids(session, actor):
+            raise PermissionDenied(N_("Vous ne servez pas ce département."))
+
+
+def get_article(session: Session, slug: str, *, viewer: User | None) -> Article:
+    """An article this viewer may read; authors also see drafts and archived ones."""
+    article = session.exec(select(Article).where(Article.slug == slug)).first()
+    if article is None:
+        raise NotFound(N_("Article introuvable."))
+    if can_author(viewer) and viewer is not None:
+        if (
+            viewer.role is Role.elearning
+            or article.department_id is None
+            or (article.department_id in served_department_ids(session, viewer))
+        ):
+            return article
+    visible = session.exec(
+        select(Article.id).where(Article.id == article.id, *readable_filter(session, viewer))
+    ).first()
+    if visible is None:
+        if viewer is None and article.status is Status.published:
+            raise NotSignedIn(N_("Connectez-vous pour lire cet article."))
+        raise NotFound(N_("Article introuvable."))
+    return article
+
+
+def list_articles(
+    session: Session,
+    *,
+    viewer: User | None,
+    kind: str | None = None,
+    audience: str | None = None,
+    tag: str | None = None,
+    include_unpublished: bool = False,
+) -> Sequence[Article]:
+    if include_unpublished:
+        require_role(viewer, *AUTHORS)
+        query = select(Article)
+    else:
+        query = select(Article).where(*readable_filter(session, viewer))
+    if kind and kind in Kind.__members__:
+        query = query.where(Article.kind == Kind(kind))
+    if audience and audience in Audience.__members__:
+        query = query.where(Article.audience == Audience(audience))
+    if tag:
+        query = query.where(col(Article.search_tags).contains(analyzed(tag)))
+    return session.exec(query.order_by(col(Article.title))).all()
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def _index(article: Article) -> None:
+    """Fill the analyzed columns the full-text index reads."""
+    article.search_title = analyzed(article.title)
+    article.search_tags = analyzed(" ".join(parse_tags(article.tags)))
+    article.search_body = analyzed(article.summary + " " + plain_text(article.body))
+
+
+def _snapshot(article: Article, *, editor: User | None, note: str) -> ArticleRevision:
+    return ArticleRevision(
+        article_id=id_of(article),
+        number=article.revision,
+        title=article.title,
+        kind=article.kind,
+        audience=article.audience,
+        department_id=article.department_id,
+        summary=article.summary,
+        body=article.body,
+        tags=article.tags,
+        status=article.status,
+        verified_on=article.verified_on,
+        video_url=article.video_url,
+        note=note[:300],
+        editor_id=editor.id if editor else None,
+    )
+
+
+CONTENT_FIELDS = (
+    "title",
+    "kind",
+    "audience",
+    "department_id",
+    "summary",
+    "body",
+    "tags",
+    "status",
+    "verified_on",
+    "video_url",
+)
+
+
+def save_article(
+    session: Session,
+    data: ArticleInput,
+    *,
+    actor: User | None,
+    note: str = "",
+    create_only: bool = False,
+) -> tuple[Article, str]:
+    """Create or update an article by slug; returns it and "created", "updated" or
+    "unchanged". Every real change makes a revision. `actor=None` is the server operator
+    (`hub kb import`)."""
+    errors = validate(data)
+    department: Department | None = None
+    if data.department:
+        try:
+            department = get_department(session, data.department)
+        except NotFound:
+            errors["department"] = N_("Département inconnu.")
+    if errors:
+        raise InvalidInput(N_("Article invalide."), errors)
+    department_id = department.id if department else None
+    if actor is not None:
+        _check_author_scope(session, actor, department_id)
+
+    values = {
+        "title": data.title.strip(),
+        "kind": Kind(data.kind),
+        "audience": Audience(data.audience),
+        "department_id": department_id,
+        "summary": data.summary.strip(),
+        "body": data.body.replace("\r\n", "\n"),
+        "tags": ", ".join(data.tags),
+        "status": Status(data.status),
+        "verified_on": data.verified_on,
+        "video_url": data.video_url or None,
+    }
+    article = session.exec(select(Article).where(Article.slug == data.slug)).first()
+    if article is not None and create_only:
+        raise Conflict(f"L'adresse {data.slug} est déjà prise.")
+    if article is None:
+        article = Article.model_validate({"slug": data.slug, "revision": 1, **values})
+        outcome = "created"
+    else:
+        if actor is not None:
+            _check_author_scope(session, actor, article.department_id)
+        if all(getattr(article, name) == value for name, value in values.items()):
+            return article, "unchanged"
+        for name, value in values.items():
+            setattr(article, name, value)
+        article.revision += 1
+        outcome = "updated"
+    article.updated_at = utcnow()
+    article.updated_by_id = actor.id if actor else None
+    _index(article)
+    session.add(article)
+    session.flush()
+    session.add(_snapshot(article, editor=actor, note=note or outcome))
+    session.flush()
+    return article, outcome
+
+
+def set_status(session: Session, *, slug: str, status: Status, actor: User) -> Article:
+    """Publish, archive or return to draft; a revision records who did it."""
+    article = get_article(session, slug, viewer=actor)
+    _check_author_scope(session, actor, article.department_id)
+    if article.status is status:
+        return article
+    article.status = status
+    article.revision += 1
+    article.updated_at = utcnow()
+    article.updated_by_id = actor.id
+    session.add(article)
+    session.flush()
+    session.add(_snapshot(article, editor=actor, note=f"status: {status.value}"))
+    session.flush()
+    return article
+
+
+def delete_article(session: Session, *, slug: str, actor: User) -> None:
+    """Delete for good (the e-learning team only; archiving is the usual way)."""
+    require_role(actor, Role.elearning)
+    article = get_article(session, slug, viewer=actor)
+    session.execute(
+        sql_delete(ArticleRevision).where(col(ArticleRevision.article_id) == article.id)
+    )
+    session.delete(article)
+    session.flush()
+
+
+def list_revisions(
+    session: Session, *, slug: str, actor: User
+) -> list[tuple[ArticleRevision, User | None]]:
+    article = get_article(session, slug, viewer=actor)
+    _check_author_scope(session, actor, article.department_id)
+    rows = session.exec(
+        select(ArticleRevision, User)
+        .join(User, col(User.id) == col(ArticleRevision.editor_id), isouter=True)
+        .where(ArticleRevision.article_id == article.id)
+        .order_by(col(ArticleRevision.number).desc())
+    ).all()
+    return [(revision, editor) for revision, editor in rows]
+
+
+def restore_revision(session: Session, *, slug: str, number: int, actor: User) -> Article:
+    """Bring back an old revision's content as a new revision (history is never rewritten)."""
+    article = get_article(session, slug, viewer=actor)
+    _check_author_scope(session, actor, article.department_id)
+    old = session.exec(
+        select(ArticleRevision).where(
+            ArticleRevision.article_id == article.id, ArticleRevision.number == number
+        )
+    ).first()
+    if old is None:
+        raise NotFound(N_("Révision introuvable."))
+    if all(getattr(article, name) == getattr(old, name) for name in CONTENT_FIELDS):
+        return article
+    for name in CONTENT_FIELDS:
+        setattr(article, name, getattr(old, name))
+    article.revision += 1
+    article.updated_at = utcnow()
+    article.updated_by_id = actor.id
+    _index(article)
+    session.add(article)
+    session.flush()
+    session.add(_snapshot(article, editor=actor, note=f"restored revision {number}"))
+    session.flush()
+    return article

@@ -1,0 +1,332 @@
+"""Search: the database finds candidates (FTS5 or tsvector), Python ranks them.
+
+Both backends see the same analyzed terms (kb.analyzer) and the ranking is computed in
+Python from the candidates' analyzed columns, so SQLite and PostgreSQL return the same order.
+Typo tolerance, prefix matching (search-as-you-type) and synonyms are expansions of each
+query term against the vocabulary of the published articles, computed here too; the
+database only ever receives [a-z0-9] terms, quoted.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+from markupsafe import Markup, escape
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz.process import extract
+from sqlalchemy import ColumnElement, func, text
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from hub.models import User
+from kb.analyzer import STOPWORDS, analyze, fold, stem, words
+from kb.articles import readable_filter
+from kb.markdown import plain_text
+from kb.models import Article, Audience, Kind, Status, Synonym
+
+CANDIDATES = 200  # rows fetched from the database before ranking in Python
+PREFIX_EXPANSIONS = 12  # vocabulary words a partial last word may stand for
+SNIPPET_WORDS = 28
+FIELD_WEIGHTS = {"title": 3.0, "tags": 2.0, "body": 1.0}
+MAX_QUERY_LENGTH = 200
+
+
+def max_typos(term: str) -> int:
+    """Meilisearch's rule: no typo under 5 letters, 1 from 5, 2 from 9."""
+    return 0 if len(term) < 5 else 1 if len(term) < 9 else 2
+
+
+@dataclass
+class Vocabulary:
+    """Document frequency of every term of the published articles, cached per process and
+    rebuilt when the articles change (checked with one cheap query per search)."""
+
+    version: tuple[object, ...] = ()
+    document_frequency: Counter[str] = field(default_factory=Counter)
+    documents: int = 0
+    terms: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)  # folded surface words, for prefixes
+    word_stems: dict[str, str] = field(default_factory=dict)
+
+
+_cache: dict[str, Vocabulary] = {}
+_cache_lock = threading.Lock()
+
+
+def _version(session: Session) -> tuple[object, ...]:
+    count, latest = session.exec(
+        select(func.count(), func.max(Article.updated_at)).where(Article.status == Status.published)
+    ).one()
+    synonyms = session.exec(select(func.count(), func.max(Synonym.id))).one()
+    return (count, str(latest), *synonyms)
+
+
+def vocabulary(session: Session) -> Vocabulary:
+    key = str(session.get_bind().engine.url)
+    version = _version(session)
+    cached = _cache.get(key)
+    if cached is not None and cached.version == version:
+        return cached
+    with _cache_lock:
+        frequency: Counter[str] = Counter()
+        surface: set[str] = set()
+        rows = session.execute(
+            sa_select(
+                col(Article.search_title),
+                col(Article.search_tags),
+                col(Article.search_body),
+                col(Article.title),
+                col(Article.tags),
+            ).where(col(Article.status) == Status.published)
+        ).all()
+        for search_title, search_tags, search_body, title, tags in rows:
+            frequency.update(set(f"{search_title} {search_tags} {search_body}".split()))
+            surface.update(words(f"{title} {tags}"))
+        word_stems = {word: stem(word) for word in surface}
+        # Body words feed prefixes too, through their stems (cheaper, same effect).
+        word_stems.update({term: term for term in frequency})
+        vocab = Vocabulary(
+            version=version,
+            document_frequency=frequency,
+            documents=len(rows),
+            terms=sorted(frequency),
+            words=sorted(word_stems),
+            word_stems=word_stems,
+        )
+        _cache[key] = vocab
+        return vocab
+
+
+def synonyms(session: Session) -> dict[str, str]:
+    return {row.term: row.expansion for row in session.exec(select(Synonym)).all()}
+
+
+@dataclass
+class QueryTerm:
+    """One word of the query and the index terms that may stand for it."""
+
+    typed: str
+    exact: str  # the word's own stem
+    alternatives: dict[str, int]  # index term -> cost (0 exact, 1-2 typos, 1 prefix)
+    from_synonym: bool = False
+
+
+def parse_query(query: str, vocab: Vocabulary, synonym_table: dict[str, str]) -> list[QueryTerm]:
+    query = query[:MAX_QUERY_LENGTH]
+    folded = fold(query)
+    # Synonyms apply to whole folded phrases: "mdp" -> "mot de passe".
+    extra: list[str] = []
+    for term, expansion in synonym_table.items():
+        if re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", folded):
+            extra.extend(analyze(expansion))
+    typed_words = [w for w in words(query) if w not in STOPWORDS]
+    searching_prefix = bool(query) and not query[-1].isspace()
+    terms: list[QueryTerm] = []
+    seen: set[str] = set()
+    for index, word in enumerate(typed_words):
+        exact = stem(word)
+        if exact in seen:
+            continue
+        seen.add(exact)
+        alternatives: dict[str, int] = {}
+        if exact in vocab.document_frequency:
+            alternatives[exact] = 0
+        typos = max_typos(exact)
+        if typos:
+            for candidate, distance, _ in extract(
+                exact, vocab.terms, scorer=Levenshtein.distance, score_cutoff=typos, limit=8
+            ):
+                alternatives.setdefault(candidate, int(distance))
+        is_last = index == len(typed_words) - 1
+        if is_last and searching_prefix and len(word) >= 2:
+            prefixed = _prefix_range(vocab.words, word)
+            prefixed.sort(key=lambda w: -vocab.document_frequency.get(vocab.word_stems[w], 0))
+            for candidate in prefixed[:PREFIX_EXPANSIONS]:
+                term = vocab.word_stems[candidate]
+                if term in vocab.document_frequency:
+                    alternatives.setdefault(term, 1)
+        terms.append(QueryTerm(typed=word, exact=exact, alternatives=alternatives))
+    for term in extra:
+        if term not in seen and term in vocab.document_frequency:
+            seen.add(term)
+            terms.append(
+                QueryTerm(typed=term, exact=term, alternatives={term: 0}, from_synonym=True)
+            )
+    return terms
+
+
+def _prefix_range(sorted_words: list[str], prefix: str) -> list[str]:
+    start = bisect.bisect_left(sorted_words, prefix)
+    end = bisect.bisect_left(sorted_words, prefix + "\x7f")
+    return sorted_words[start:end]
+
+
+@dataclass
+class Result:
+    article: Article
+    score: float
+    matched_terms: set[str]
+    snippet: Markup
+
+
+def _candidates(
+    session: Session, groups: list[set[str]], filters: list[ColumnElement[bool]]
+) -> list[Article]:
+    """Articles matching every group (a group: alternatives for one query word)."""
+    if not groups:
+        return []
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        match = " AND ".join(
+            "(" + " OR ".join(f'"{term}"' for term in sorted(group)) + ")" for group in groups
+        )
+        ranked = text(
+            "SELECT rowid FROM article_fts WHERE article_fts MATCH :match "
+            "ORDER BY bm25(article_fts, 3.0, 2.0, 1.0) LIMIT :limit"
+        )
+        ids = [row[0] for row in session.execute(ranked, {"match": match, "limit": CANDIDATES * 2})]
+        if not ids:
+            return []
+        query = select(Article).where(col(Article.id).in_(ids), *filters)
+        by_id = {article.id: article for article in session.exec(query).all()}
+        return [by_id[i] for i in ids if i in by_id][:CANDIDATES]
+    tsquery = " & ".join("(" + " | ".join(sorted(group)) + ")" for group in groups)
+    condition = text("article.search_vector @@ to_tsquery('simple', :tsquery)")
+    rank = text("ts_rank_cd(article.search_vector, to_tsquery('simple', :tsquery)) DESC")
+    query = (
+        select(Article)
+        .where(condition, *filters)
+        .order_by(rank)
+        .limit(CANDIDATES)
+        .params(tsquery=tsquery)
+    )
+    return list(session.exec(query).all())
+
+
+def _score(article: Article, terms: list[QueryTerm], vocab: Vocabulary) -> tuple[float, set[str]]:
+    fields = {
+        "title": article.search_title.split(),
+        "tags": article.search_tags.split(),
+        "body": article.search_body.split(),
+    }
+    counts = {name: Counter(tokens) for name, tokens in fields.items()}
+    score = 0.0
+    matched: set[str] = set()
+    words_matched = 0
+    for term in terms:
+        best = 0.0
+        for candidate, cost in term.alternatives.items():
+            df = vocab.document_frequency.get(candidate, 0)
+            idf = math.log(1 + (vocab.documents - df + 0.5) / (df + 0.5))
+            weight = 0.0
+            for name, counter in counts.items():
+                tf = counter.get(candidate, 0)
+                if tf:
+                    # Saturating term frequency (BM25-like, k1 = 1.2).
+                    weight += FIELD_WEIGHTS[name] * (tf * 2.2) / (tf + 1.2)
+                    matched.add(candidate)
+            value = weight * idf / (1 + cost)
+            best = max(best, value)
+        if best > 0:
+            words_matched += 0 if term.from_synonym else 1
+            score += best * (0.6 if term.from_synonym else 1.0)
+    # Words matched first (as Meilisearch ranks), then relevance.
+    return words_matched * 100.0 + score, matched
+
+
+def highlight(source: str, matched: set[str], *, words_around: int = SNIPPET_WORDS) -> Markup:
+    """A snippet of the original text around the first match, matches in <mark>, escaped."""
+    tokens = re.findall(r"\S+", source)
+    if not tokens:
+        return Markup("")
+
+    def hit(token: str) -> bool:
+        return any(stem(w) in matched for w in words(token) if w not in STOPWORDS)
+
+    first = next((i for i, token in enumerate(tokens) if hit(token)), 0)
+    start = max(0, first - words_around // 3)
+    window = tokens[start : start + words_around]
+    parts = [Markup("<mark>{}</mark>").format(t) if hit(t) else escape(t) for t in window]
+    prefix = "… " if start > 0 else ""
+    suffix = " …" if start + words_around < len(tokens) else ""
+    return Markup(prefix) + Markup(" ").join(parts) + Markup(suffix)
+
+
+def highlight_title(title: str, matched: set[str]) -> Markup:
+    return highlight(title, matched, words_around=10_000)
+
+
+@dataclass
+class SearchResponse:
+    query: str
+    results: list[Result]
+    terms: list[QueryTerm]
+    dropped: list[str]  # query words ignored to find something
+
+
+def search(
+    session: Session,
+    query: str,
+    *,
+    viewer: User | None,
+    limit: int = 10,
+    kind: str | None = None,
+    audience: str | None = None,
+    tag: str | None = None,
+) -> SearchResponse:
+    raw_query = query[:MAX_QUERY_LENGTH]  # a trailing space means the last word is complete
+    query = raw_query.strip()
+    if not query:
+        return SearchResponse(query=query, results=[], terms=[], dropped=[])
+    vocab = vocabulary(session)
+    terms = parse_query(raw_query, vocab, synonyms(session))
+    filters = readable_filter(session, viewer)
+    if kind and kind in Kind.__members__:
+        filters.append(col(Article.kind) == Kind(kind))
+    if audience and audience in Audience.__members__:
+        filters.append(col(Article.audience) == Audience(audience))
+    if tag:
+        filters.append(col(Article.search_tags).contains(" ".join(analyze(tag))))
+
+    required = [t for t in terms if not t.from_synonym and t.alternatives]
+    unknown = [t.typed for t in terms if not t.from_synonym and not t.alternatives]
+    optional = [t for t in terms if t.from_synonym]
+    dropped = list(unknown)
+    candidates: list[Article] = []
+    while True:
+        groups = [set(t.alternatives) for t in required]
+        if optional and groups:
+            # A synonym's expansion may replace the word it expands.
+            groups = [g | {a for o in optional for a in o.alternatives} for g in groups]
+        elif optional and not groups:
+            groups = [{a for o in optional for a in o.alternatives}]
+        candidates = _candidates(session, groups, filters) if groups else []
+        if candidates or len(required) <= 1:
+            break
+        # Nothing matches every word: drop the rarest one and try again.
+        rarest = min(
+            required, key=lambda t: sum(vocab.document_frequency.get(a, 0) for a in t.alternatives)
+        )
+        required.remove(rarest)
+        dropped.append(rarest.typed)
+
+    scored = []
+    for article in candidates:
+        score, matched = _score(article, terms, vocab)
+        scored.append((score, article, matched))
+    scored.sort(key=lambda item: (-round(item[0], 6), item[1].slug))
+    results = []
+    for score, article, matched in scored[:limit]:
+        source = article.summary or plain_text(article.body)
+        snippet = highlight(source, matched)
+        if "<mark>" not in snippet:
+            snippet = highlight(plain_text(article.body), matched) or snippet
+        results.append(
+            Result(article=article, score=round(score, 3), matched_terms=matched, snippet=snippet)
+        )
+    return SearchResponse(query=query, results=results, terms=terms, dropped=dropped)

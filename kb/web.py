@@ -1,0 +1,580 @@
+"""Knowledge-base pages and JSON API: search, reading, checklists, feedback, authoring."""
+
+from __future__ import annotations
+
+import difflib
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from hub.errors import Conflict, InvalidInput, PermissionDenied
+from hub.models import Role
+from hub.people import list_departments, require_role
+from hub.web.deps import CurrentUser, OptionalUser, SessionDep, flash
+from kb import checklists
+from kb.articles import (
+    ArticleInput,
+    can_author,
+    delete_article,
+    get_article,
+    list_articles,
+    list_revisions,
+    parse_tags,
+    restore_revision,
+    save_article,
+    set_status,
+)
+from kb.feedback import content_gaps, log_search, record_click, record_feedback
+from kb.markdown import checklist_items, render, render_inline
+from kb.models import Article, Audience, Kind, Status
+from kb.search import SearchResponse, highlight_title, search
+from kb.synonyms import add_synonym, delete_synonym, list_synonyms
+
+router = APIRouter(tags=["knowledge base"])
+api = APIRouter(prefix="/api/kb", tags=["knowledge base API"])
+
+SUGGESTIONS = 6  # results in the header's search-as-you-type list
+PAGE_RESULTS = 20
+
+
+def _render(
+    request: Request, template: str, context: dict[str, object], status: int = 200
+) -> Response:
+    return request.app.state.renderer.render(request, template, context, status_code=status)
+
+
+# --- search ------------------------------------------------------------------------------
+
+
+def _search_and_log(
+    request: Request, db: SessionDep, user: OptionalUser, q: str, limit: int, **filters: str | None
+) -> tuple[SearchResponse, int | None]:
+    response = search(db, q, viewer=user, limit=limit, **filters)
+    log_id = None
+    if response.query:
+        log_id = log_search(
+            db,
+            query=response.query,
+            result_count=len(response.results),
+            user=user,
+            previous_id=request.session.get("search_log"),
+        )
+        db.commit()
+        request.session["search_log"] = log_id
+    return response, log_id
+
+
+@router.get("/kb", name="kb_index")
+def kb_index(
+    request: Request,
+    db: SessionDep,
+    user: OptionalUser,
+    q: str = "",
+    kind: str | None = None,
+    audience: str | None = None,
+    tag: str | None = None,
+) -> Response:
+    """Browse and search; htmx asks for the results block only (active search)."""
+    filters = {"kind": kind or None, "audience": audience or None, "tag": tag or None}
+    response: SearchResponse | None = None
+    log_id = None
+    articles: list[Article] = []
+    if q.strip():
+        response, log_id = _search_and_log(request, db, user, q, PAGE_RESULTS, **filters)
+    else:
+        articles = list(
+            list_articles(
+                db,
+                viewer=user,
+                kind=filters["kind"],
+                audience=filters["audience"],
+                tag=filters["tag"],
+            )
+        )
+    return _render(
+        request,
+        "kb/index.html",
+        {
+            "q": q,
+            "response": response,
+            "log_id": log_id,
+            "articles": articles,
+            "filters": filters,
+            "kinds": list(Kind),
+            "audiences": list(Audience),
+            "highlight_title": highlight_title,
+            "can_author": can_author(user),
+        },
+    )
+
+
+@router.get("/kb/suggest", name="kb_suggest")
+def kb_suggest(request: Request, db: SessionDep, user: OptionalUser, q: str = "") -> Response:
+    """The header's search-as-you-type list (an htmx partial; a plain GET works too)."""
+    response, log_id = (
+        _search_and_log(request, db, user, q, SUGGESTIONS) if q.strip() else (None, None)
+    )
+    return _render(
+        request,
+        "kb/_suggestions.html",
+        {
+            "q": q,
+            "response": response,
+            "log_id": log_id,
+            "highlight_title": highlight_title,
+        },
+    )
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+@router.get("/kb/gaps", name="kb_gaps")
+def kb_gaps(request: Request, db: SessionDep, user: CurrentUser, days: int = 30) -> Response:
+    gaps, unhelpful = content_gaps(db, actor=user, days=max(1, min(days, 365)))
+    return _render(request, "kb/gaps.html", {"gaps": gaps, "unhelpful": unhelpful, "days": days})
+
+
+@router.get("/kb/synonyms", name="kb_synonyms")
+def kb_synonyms(request: Request, db: SessionDep, user: CurrentUser) -> Response:
+    require_role(user, Role.elearning)
+    return _render(
+        request, "kb/synonyms.html", {"synonyms": list_synonyms(db), "errors": {}, "form": {}}
+    )
+
+
+@router.post("/kb/synonyms", name="kb_synonyms_add")
+def kb_synonyms_add(
+    request: Request,
+    db: SessionDep,
+    user: CurrentUser,
+    term: Annotated[str, Form()] = "",
+    expansion: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        add_synonym(db, term=term, expansion=expansion, actor=user)
+    except (InvalidInput, Conflict) as exc:
+        db.rollback()
+        errors = getattr(exc, "fields", None) or {"term": exc.message}
+        return _render(
+            request,
+            "kb/synonyms.html",
+            {
+                "synonyms": list_synonyms(db),
+                "errors": errors,
+                "form": {"term": term, "expansion": expansion},
+            },
+            status=422,
+        )
+    db.commit()
+    flash(request, "Synonyme ajouté.")
+    return RedirectResponse("/kb/synonyms", status_code=303)
+
+
+@router.post("/kb/synonyms/{synonym_id}/delete", name="kb_synonyms_delete")
+def kb_synonyms_delete(
+    request: Request, db: SessionDep, user: CurrentUser, synonym_id: int
+) -> Response:
+    delete_synonym(db, synonym_id=synonym_id, actor=user)
+    db.commit()
+    flash(request, "Synonyme supprimé.")
+    return RedirectResponse("/kb/synonyms", status_code=303)
+
+
+@router.get("/kb/new", name="kb_new")
+def kb_new(request: Request, db: SessionDep, user: CurrentUser) -> Response:
+    require_role(user, Role.referent, Role.elearning)
+    return _editor(request, db, form=None, errors={}, article=None)
+
+
+@router.post("/kb/preview", name="kb_preview")
+def kb_preview(request: Request, user: CurrentUser, body: Annotated[str, Form()] = "") -> Response:
+    """The editor's live preview: the same Markdown renderer and sanitizer as the article."""
+    require_role(user, Role.referent, Role.elearning)
+    return _render(request, "kb/_preview.html", {"html": render(body)})
+
+
+@router.get("/kb/{slug}", name="kb_article")
+def kb_article(
+    request: Request,
+    db: SessionDep,
+    user: OptionalUser,
+    slug: str,
+    from_search: int | None = None,
+) -> Response:
+    article = get_article(db, slug, viewer=user)
+    if from_search is not None:
+        record_click(db, log_id=from_search, slug=slug)
+        db.commit()
+    progress = None
+    if article.kind is Kind.checklist:
+        progress = checklists.progress(db, article=article, user=user)
+    return _render(
+        request,
+        "kb/article.html",
+        {
+            "article": article,
+            "html": render(article.body),
+            "progress": progress,
+            "render_inline": render_inline,
+            "can_edit": can_author(user),
+            "tags": parse_tags(article.tags),
+            "feedback_sent": request.query_params.get("merci") == "1",
+        },
+    )
+
+
+@router.get("/kb/{slug}/print", name="kb_print")
+def kb_print(request: Request, db: SessionDep, user: OptionalUser, slug: str) -> Response:
+    article = get_article(db, slug, viewer=user)
+    progress = (
+        checklists.progress(db, article=article, user=user)
+        if (article.kind is Kind.checklist)
+        else None
+    )
+    return _render(
+        request,
+        "kb/print.html",
+        {
+            "article": article,
+            "html": render(article.body),
+            "progress": progress,
+            "render_inline": render_inline,
+        },
+    )
+
+
+@router.post("/kb/{slug}/checklist/{item_key}", name="kb_tick")
+def kb_tick(
+    request: Request,
+    db: SessionDep,
+    user: CurrentUser,
+    slug: str,
+    item_key: str,
+    ticked: Annotated[str, Form()] = "",
+) -> Response:
+    article = get_article(db, slug, viewer=user)
+    progress = checklists.set_tick(
+        db, article=article, user=user, item_key=item_key, ticked=ticked == "1"
+    )
+    db.commit()
+    if request.headers.get("hx-request") == "true":
+        return _render(
+            request,
+            "kb/_checklist.html",
+            {"article": article, "progress": progress, "render_inline": render_inline},
+        )
+    return RedirectResponse(f"/kb/{slug}#item-{item_key}", status_code=303)
+
+
+@router.post("/kb/{slug}/checklist-reset", name="kb_tick_reset")
+def kb_tick_reset(request: Request, db: SessionDep, user: CurrentUser, slug: str) -> Response:
+    article = get_article(db, slug, viewer=user)
+    checklists.reset(db, article=article, user=user)
+    db.commit()
+    flash(request, "Check-list remise à zéro.")
+    return RedirectResponse(f"/kb/{slug}", status_code=303)
+
+
+@router.post("/kb/{slug}/feedback", name="kb_feedback")
+def kb_feedback(
+    request: Request,
+    db: SessionDep,
+    user: OptionalUser,
+    slug: str,
+    helpful: Annotated[str, Form()],
+    comment: Annotated[str, Form()] = "",
+) -> Response:
+    article = get_article(db, slug, viewer=user)
+    record_feedback(db, article=article, user=user, helpful=helpful == "1", comment=comment)
+    db.commit()
+    if request.headers.get("hx-request") == "true":
+        return _render(request, "kb/_feedback.html", {"article": article, "feedback_sent": True})
+    return RedirectResponse(f"/kb/{slug}?merci=1#feedback", status_code=303)
+
+
+# --- authoring ---------------------------------------------------------------------------
+
+
+def _editor(
+    request: Request,
+    db: SessionDep,
+    *,
+    form: dict[str, str] | None,
+    errors: dict[str, str],
+    article: Article | None,
+    status: int = 200,
+) -> Response:
+    if form is None and article is not None:
+        departments = {d.id: d.code for d in list_departments(db)}
+        form = {
+            "slug": article.slug,
+            "title": article.title,
+            "kind": article.kind.value,
+            "audience": article.audience.value,
+            "summary": article.summary,
+            "body": article.body,
+            "tags": article.tags,
+            "department": departments.get(article.department_id, "")
+            if article.department_id
+            else "",
+            "verified_on": article.verified_on.isoformat() if article.verified_on else "",
+            "video_url": article.video_url or "",
+            "status": article.status.value,
+        }
+    return _render(
+        request,
+        "kb/edit.html",
+        {
+            "article": article,
+            "form": form or {"kind": "tutorial", "audience": "teacher", "status": "draft"},
+            "errors": errors,
+            "kinds": list(Kind),
+            "audiences": list(Audience),
+            "statuses": list(Status),
+            "departments": list_departments(db),
+            "preview": render(form["body"]) if form and form.get("body") else None,
+        },
+        status=status,
+    )
+
+
+def _input_from_form(form: dict[str, str]) -> tuple[ArticleInput, dict[str, str]]:
+    errors: dict[str, str] = {}
+    verified = None
+    if form.get("verified_on"):
+        try:
+            verified = date.fromisoformat(form["verified_on"])
+        except ValueError:
+            errors["verified_on"] = "Date invalide (AAAA-MM-JJ)."
+    data = ArticleInput(
+        slug=form.get("slug", "").strip(),
+        title=form.get("title", ""),
+        kind=form.get("kind", ""),
+        audience=form.get("audience", ""),
+        body=form.get("body", ""),
+        summary=form.get("summary", ""),
+        tags=parse_tags(form.get("tags", "")),
+        department=form.get("department") or None,
+        status=form.get("status", "draft"),
+        verified_on=verified,
+        video_url=form.get("video_url") or None,
+    )
+    return data, errors
+
+
+async def _form_dict(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {key: str(value) for key, value in form.items() if isinstance(value, str)}
+
+
+@router.post("/kb/new", name="kb_create")
+async def kb_create(request: Request, db: SessionDep, user: CurrentUser) -> Response:
+    form = await _form_dict(request)
+    return await run_in_threadpool(_save, request, db, user, form, article=None)
+
+
+@router.get("/kb/{slug}/edit", name="kb_edit")
+def kb_edit(request: Request, db: SessionDep, user: CurrentUser, slug: str) -> Response:
+    require_role(user, Role.referent, Role.elearning)
+    article = get_article(db, slug, viewer=user)
+    return _editor(request, db, form=None, errors={}, article=article)
+
+
+@router.post("/kb/{slug}/edit", name="kb_update")
+async def kb_update(request: Request, db: SessionDep, user: CurrentUser, slug: str) -> Response:
+    form = await _form_dict(request)
+    form["slug"] = slug  # the address of an existing article does not change
+    article = await run_in_threadpool(get_article, db, slug, viewer=user)
+    return await run_in_threadpool(_save, request, db, user, form, article=article)
+
+
+def _save(
+    request: Request,
+    db: SessionDep,
+    user: CurrentUser,
+    form: dict[str, str],
+    *,
+    article: Article | None,
+) -> Response:
+    require_role(user, Role.referent, Role.elearning)
+    data, errors = _input_from_form(form)
+    if not errors:
+        try:
+            saved, outcome = save_article(
+                db, data, actor=user, note=form.get("note", ""), create_only=article is None
+            )
+        except InvalidInput as exc:
+            errors = exc.fields or {"body": exc.message}
+        except Conflict as exc:
+            errors = {"slug": exc.message}
+        except PermissionDenied as exc:
+            errors = {"department": exc.message}
+    if errors:
+        db.rollback()
+        return _editor(request, db, form=form, errors=errors, article=article, status=422)
+    db.commit()
+    flash(request, "Article enregistré." if outcome != "unchanged" else "Aucun changement.")
+    return RedirectResponse(f"/kb/{saved.slug}", status_code=303)
+
+
+@router.post("/kb/{slug}/status", name="kb_status")
+def kb_status(
+    request: Request, db: SessionDep, user: CurrentUser, slug: str, status: Annotated[str, Form()]
+) -> Response:
+    if status not in Status.__members__:
+        raise InvalidInput("Statut inconnu.")
+    set_status(db, slug=slug, status=Status(status), actor=user)
+    db.commit()
+    flash(
+        request,
+        {
+            "published": "Article publié.",
+            "archived": "Article archivé.",
+            "draft": "Article repassé en brouillon.",
+        }[status],
+    )
+    return RedirectResponse(f"/kb/{slug}", status_code=303)
+
+
+@router.post("/kb/{slug}/delete", name="kb_delete")
+def kb_delete(request: Request, db: SessionDep, user: CurrentUser, slug: str) -> Response:
+    delete_article(db, slug=slug, actor=user)
+    db.commit()
+    flash(request, "Article supprimé.")
+    return RedirectResponse("/kb", status_code=303)
+
+
+@router.get("/kb/{slug}/revisions", name="kb_revisions")
+def kb_revisions(request: Request, db: SessionDep, user: CurrentUser, slug: str) -> Response:
+    article = get_article(db, slug, viewer=user)
+    revisions = list_revisions(db, slug=slug, actor=user)
+    diffs = {}
+    for newer, older in zip(revisions, revisions[1:], strict=False):
+        diffs[newer[0].number] = "\n".join(
+            difflib.unified_diff(
+                (older[0].title + "\n\n" + older[0].body).splitlines(),
+                (newer[0].title + "\n\n" + newer[0].body).splitlines(),
+                fromfile=f"révision {older[0].number}",
+                tofile=f"révision {newer[0].number}",
+                lineterm="",
+                n=1,
+            )
+        )
+    return _render(
+        request, "kb/revisions.html", {"article": article, "revisions": revisions, "diffs": diffs}
+    )
+
+
+@router.post("/kb/{slug}/revisions/{number}/restore", name="kb_restore")
+def kb_restore(
+    request: Request, db: SessionDep, user: CurrentUser, slug: str, number: int
+) -> Response:
+    restore_revision(db, slug=slug, number=number, actor=user)
+    db.commit()
+    flash(request, "Révision restaurée.")
+    return RedirectResponse(f"/kb/{slug}", status_code=303)
+
+
+# --- JSON API ----------------------------------------------------------------------------
+
+
+class SearchResultPublic(BaseModel):
+    slug: str
+    title: str
+    kind: Kind
+    audience: Audience
+    snippet: str
+    score: float
+
+
+class SearchPublic(BaseModel):
+    query: str
+    results: list[SearchResultPublic]
+
+
+class ArticlePublic(BaseModel):
+    slug: str
+    title: str
+    kind: Kind
+    audience: Audience
+    summary: str
+    tags: list[str]
+    status: Status
+    verified_on: date | None
+    video_url: str | None
+    body_markdown: str
+    body_html: str
+    checklist: list[str]
+    updated_at: str
+    url: str
+
+
+@api.get("/search", response_model=SearchPublic)
+def api_search(
+    request: Request,
+    db: SessionDep,
+    user: OptionalUser,
+    q: Annotated[str, Query(max_length=200)] = "",
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    kind: Kind | None = None,
+    audience: Audience | None = None,
+    tag: str | None = None,
+) -> SearchPublic:
+    """Public articles for anonymous callers; a token shows what its owner may read."""
+    response = search(
+        db,
+        q,
+        viewer=user,
+        limit=limit,
+        kind=kind.value if kind else None,
+        audience=audience.value if audience else None,
+        tag=tag,
+    )
+    if response.query:
+        log_search(db, query=response.query, result_count=len(response.results), user=user)
+        db.commit()
+    return SearchPublic(
+        query=response.query,
+        results=[
+            SearchResultPublic(
+                slug=r.article.slug,
+                title=r.article.title,
+                kind=r.article.kind,
+                audience=r.article.audience,
+                snippet=str(r.snippet),
+                score=r.score,
+            )
+            for r in response.results
+        ],
+    )
+
+
+@api.get("/articles/{slug}", response_model=ArticlePublic)
+def api_article(request: Request, db: SessionDep, user: OptionalUser, slug: str) -> ArticlePublic:
+    article = get_article(db, slug, viewer=user)
+    items = (
+        [item.text for item in checklist_items(article.body)]
+        if (article.kind is Kind.checklist)
+        else []
+    )
+    return ArticlePublic(
+        slug=article.slug,
+        title=article.title,
+        kind=article.kind,
+        audience=article.audience,
+        summary=article.summary,
+        tags=parse_tags(article.tags),
+        status=article.status,
+        verified_on=article.verified_on,
+        video_url=article.video_url,
+        body_markdown=article.body,
+        body_html=str(render(article.body)),
+        checklist=items,
+        updated_at=article.updated_at.isoformat(),
+        url=str(request.url_for("kb_article", slug=article.slug)),
+    )
