@@ -37,7 +37,7 @@ def fold(text: str) -> str:
     """Lower-case and strip accents (é -> e, œ -> oe), keeping the letters' positions usable."""
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return stripped.replace("œ", "oe").replace("æ", "ae").lower()
+    return stripped.lower().replace("œ", "oe").replace("æ", "ae")
 
 
 def words(text: str) -> list[str]:

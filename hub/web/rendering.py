@@ -56,13 +56,16 @@ class Renderer:
             "flashes": request.scope.get("session", {}).pop("flash", []),
             **(context or {}),
         }
-        partial = request.headers.get("hx-request") == "true" and not request.headers.get(
-            "hx-history-restore-request"
+        page = env.get_template(template)
+        partial = (
+            request.headers.get("hx-request") == "true"
+            and not request.headers.get("hx-history-restore-request")
+            and PARTIAL_BLOCK in page.blocks  # `_`-prefixed partials are rendered whole
         )
         if partial:
             html = render_block(env, template, PARTIAL_BLOCK, values)
         else:
-            html = env.get_template(template).render(values)
+            html = page.render(values)
         response = HTMLResponse(html, status_code=status_code, headers=headers)
         response.headers["Vary"] = "HX-Request, Cookie"
         return response
