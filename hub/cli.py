@@ -183,7 +183,8 @@ def demo_load(ctx: Context) -> None:
     with ctx.transaction() as session:
         created = load_demo(session)
     click.echo(
-        f"demo data: {created['departments']} departments and {created['users']} users created"
+        f"demo data: {created['departments']} departments, {created['users']} users and "
+        f"{created['exams']} exams created"
     )
 
 
@@ -319,6 +320,31 @@ def tokens_revoke(ctx: Context, token_id: int) -> None:
     with ctx.transaction() as session:
         revoke_token(session, token_id=token_id, actor=None)
     click.echo(f"token {token_id} revoked")
+
+
+@main.group()
+def exams() -> None:
+    """Remote exams."""
+
+
+@exams.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@pass_context
+def exams_import(ctx: Context, file: Path) -> None:
+    """Import the exam timetable (CSV); any bad row imports nothing (exit status 1)."""
+    from hub.exam_import import import_csv
+
+    with ctx.transaction() as session:
+        result = import_csv(session, file.read_bytes())
+        if not result.ok:
+            session.rollback()
+    if not result.ok:
+        for line, reason in result.errors:
+            click.echo(f"{file.name}:{line}: {reason}", err=True)
+        raise click.ClickException(
+            f"nothing imported: {len(result.errors)} line(s) to fix in {file.name}"
+        )
+    click.echo(f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged")
 
 
 @main.group()

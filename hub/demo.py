@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from hub.models import Role, User
+from hub.exam_import import LOCAL_TIME
+from hub.models import ExamSession, ExamStatus, Platform, Role, User, id_of
 from hub.people import (
     assign_referent,
     create_department,
@@ -15,6 +17,7 @@ from hub.people import (
     get_user_by_email,
     list_departments,
 )
+from kb.analyzer import analyzed
 
 DEMO_DOMAIN = "demo.hub.example"  # .example is reserved: these addresses can never be real
 
@@ -82,4 +85,70 @@ def load_demo(session: Session) -> dict[str, int]:
                 session, department=get_department(session, code), user=user, backup=True
             )
     session.flush()
+    created["exams"] = load_demo_exams(session)
     return created
+
+
+def load_demo_exams(session: Session) -> int:
+    """A timetable around today (only into an empty exam table): some exams today, some
+    tomorrow, one moved and one cancelled, so every student page has something to show."""
+    if session.exec(select(ExamSession)).first() is not None:
+        return 0
+    departments = {d.code: d for d in list_departments(session)}
+    today = datetime.now(LOCAL_TIME).replace(minute=0, second=0, microsecond=0)
+    rows = [
+        ("MATH101", "Mathématiques générales", "SCI", today.replace(hour=9), 120, "moodle"),
+        ("CHIM210", "Chimie organique", "SCI", today + timedelta(hours=2), 90, "moodle"),
+        ("LANG120", "Anglais des affaires", "LET", today.replace(hour=14), 60, "teams"),
+        (
+            "ECO230",
+            "Statistiques appliquées",
+            "ECO",
+            today.replace(hour=9) + timedelta(days=1),
+            180,
+            "moodle",
+        ),
+        (
+            "SAN105",
+            "Anatomie et physiologie",
+            "SAN",
+            today.replace(hour=13) + timedelta(days=1),
+            120,
+            "moodle",
+        ),
+        (
+            "ART140",
+            "Histoire de l'art",
+            "ART",
+            today.replace(hour=10) + timedelta(days=2),
+            90,
+            "teams",
+        ),
+    ]
+    for code, name, department, start, duration, platform in rows:
+        exam = ExamSession(
+            course_code=code,
+            course_name=name,
+            department_id=id_of(departments[department]),
+            starts_at=start,
+            duration_minutes=duration,
+            platform=Platform(platform),
+            access_url=f"https://moodle.college.example/mod/quiz/view.php?id={code.lower()}"
+            if platform == "moodle"
+            else "https://teams.microsoft.com/l/meetup-join/demo",
+            instructions_slug="examen-acces-etudiant",
+            contact_email=f"examens.{department.lower()}@{DEMO_DOMAIN}",
+            search_text=analyzed(f"{code} {name}"),
+        )
+        session.add(exam)
+    session.flush()
+    moved = session.exec(select(ExamSession).where(ExamSession.course_code == "ECO230")).one()
+    moved.previous_starts_at = moved.starts_at
+    moved.starts_at = moved.starts_at + timedelta(hours=4)
+    moved.status = ExamStatus.moved
+    moved.status_note = "Déplacé l'après-midi à cause de la maintenance de Moodle."
+    cancelled = session.exec(select(ExamSession).where(ExamSession.course_code == "ART140")).one()
+    cancelled.status = ExamStatus.cancelled
+    cancelled.status_note = "Remplacé par un travail à remettre : consignes sur Moodle."
+    session.flush()
+    return len(rows)

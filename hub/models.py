@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -130,3 +130,77 @@ class JobRun(SQLModel, table=True):
     started_at: datetime = Field(sa_column=_timestamp(index=True))
     finished_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
     error: str | None = Field(default=None)
+
+
+class Platform(StrEnum):
+    moodle = "moodle"
+    teams = "teams"
+    other = "other"
+
+
+class ExamStatus(StrEnum):
+    scheduled = "scheduled"
+    moved = "moved"
+    cancelled = "cancelled"
+
+
+class ExamSession(SQLModel, table=True):
+    """One remote exam sitting; identified in timetables by course code and start."""
+
+    __tablename__ = "exam_session"
+    __table_args__ = (UniqueConstraint("course_code", "starts_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    course_code: str = Field(max_length=40, index=True)
+    course_name: str = Field(max_length=200)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    starts_at: datetime = Field(sa_column=_timestamp(index=True))
+    duration_minutes: int
+    platform: Platform = Field(
+        sa_column=Column(
+            SAEnum(Platform, name="platform", native_enum=False, length=20), nullable=False
+        )
+    )
+    access_url: str = Field(max_length=500)
+    instructions_slug: str | None = Field(default=None, max_length=120)
+    instructions: str = Field(default="", sa_column=Column(Text, nullable=False))
+    contact_email: str = Field(max_length=320)
+    status: ExamStatus = Field(
+        default=ExamStatus.scheduled,
+        sa_column=Column(
+            SAEnum(ExamStatus, name="exam_status", native_enum=False, length=20), nullable=False
+        ),
+    )
+    status_note: str = Field(default="", max_length=500)
+    previous_starts_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False))  # analyzed
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class ExamProblem(SQLModel, table=True):
+    """ "I have a problem during my exam": kept until a referent handles it."""
+
+    __tablename__ = "exam_problem"
+    __table_args__ = (Index("ix_exam_problem_email_at", "email", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    exam_id: int = Field(foreign_key="exam_session.id", index=True)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=320)
+    student_number: str = Field(default="", max_length=40)
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    address: str = Field(max_length=64)  # client address, for rate limiting
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp(index=True))
+    handled_at: datetime | None = Field(default=None, sa_column=_timestamp(nullable=True))
+
+
+class ShortLink(SQLModel, table=True):
+    """A short code for posters and QR codes: /s/<code> redirects to a page of the hub."""
+
+    __tablename__ = "short_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=16, unique=True)
+    target: str = Field(max_length=300, unique=True)  # a local path, e.g. /exams
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

@@ -162,9 +162,9 @@ def test_create_user_with_password_prompt_then_sign_in(settings: Settings, db: S
 def test_demo_load_is_idempotent(settings: Settings, db: Session) -> None:
     first = run(settings, "demo", "load")
     assert first.exit_code == 0
-    assert "5 departments and 7 users created" in first.output
+    assert "5 departments, 7 users and 6 exams created" in first.output
     second = run(settings, "demo", "load")
-    assert "0 departments and 0 users created" in second.output
+    assert "0 departments, 0 users and 0 exams created" in second.output
     assert len(run(settings, "departments", "list").output.splitlines()) == 5
 
 

@@ -23,7 +23,7 @@ from hub.settings import Settings, get_settings
 from hub.web.deps import load_request_context
 from hub.web.middleware import RequestGuardMiddleware, SecurityHeadersMiddleware
 from hub.web.rendering import Renderer
-from hub.web.routes import account, admin, api, auth, departments, health, home
+from hub.web.routes import account, admin, api, auth, departments, exams, health, home
 from hub.web.sessions import SessionMiddleware
 from kb import web as kb_web
 
@@ -83,6 +83,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
         app.include_router(module.router)
     app.include_router(kb_web.router)
     app.include_router(kb_web.api)
+    app.include_router(exams.router)
+    app.include_router(exams.api)
     _install_error_pages(app)
     return app
 

@@ -52,14 +52,17 @@ class SessionMiddleware:
                 changed = json.dumps(current, sort_keys=True) != initial
                 headers = MutableHeaders(scope=message)
                 flags = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
+                cookie = None
                 if current and changed:
                     payload = urlsafe_b64encode(json.dumps(current).encode())
                     value = self.signer.sign(payload).decode()
-                    headers.append(
-                        "Set-Cookie", f"{COOKIE_NAME}={value}; Max-Age={self.max_age}{flags}"
-                    )
+                    cookie = f"{COOKIE_NAME}={value}; Max-Age={self.max_age}{flags}"
                 elif not current and raw:
-                    headers.append("Set-Cookie", f"{COOKIE_NAME}=; Max-Age=0{flags}")
+                    cookie = f"{COOKIE_NAME}=; Max-Age=0{flags}"
+                if cookie:
+                    headers.append("Set-Cookie", cookie)
+                    # A response carrying someone's session must never sit in a shared cache.
+                    headers["Cache-Control"] = "private, no-cache"
             await send(message)
 
         await self.app(scope, receive, send_wrapper)

@@ -1,0 +1,322 @@
+"""Remote exams: finding one fast (typo-tolerant), moving or cancelling it, and the
+"I have a problem during my exam" reports.
+
+Exam pages are read by thousands of students in the same minutes, so reads go through an
+in-process cache of the timetable, refreshed when the table changes (checked at most every
+CACHE_CHECK_SECONDS per process): the hot path makes at most one tiny query per process per
+interval and never writes.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from rapidfuzz.distance import Levenshtein
+from sqlmodel import Session, col, func, select
+
+from hub.errors import InvalidInput, NotFound, TooManyAttempts
+from hub.exam_import import LOCAL_TIME, parse_local
+from hub.i18n import N_
+from hub.models import Department, ExamProblem, ExamSession, ExamStatus, Role, User, utcnow
+from hub.people import EMAIL, require_role, served_department_ids
+from kb.analyzer import analyze, analyzed, fold
+
+CACHE_CHECK_SECONDS = 2.0  # staleness a student may see after the timetable changes
+PROBLEMS_PER_STUDENT = 3  # reports per e-mail in PROBLEM_WINDOW: enough to add details
+PROBLEMS_PER_ADDRESS = 20  # a lab or residence shares one address
+PROBLEM_WINDOW = timedelta(minutes=10)
+MAX_PROBLEM_MESSAGE = 2000
+
+
+@dataclass(frozen=True)
+class ExamView:
+    """What the public pages show of an exam (a detached, read-only copy)."""
+
+    id: int
+    course_code: str
+    course_name: str
+    department_code: str
+    department_name: str
+    starts_at: datetime
+    ends_at: datetime
+    duration_minutes: int
+    platform: str
+    access_url: str
+    instructions_slug: str | None
+    instructions: str
+    contact_email: str
+    status: str
+    status_note: str
+    previous_starts_at: datetime | None
+    updated_at: datetime
+    code_key: str  # course code folded to letters and digits only
+    terms: tuple[str, ...]  # analyzed course code and name
+
+    @property
+    def local_start(self) -> datetime:
+        return self.starts_at.astimezone(LOCAL_TIME)
+
+    @property
+    def local_end(self) -> datetime:
+        return self.ends_at.astimezone(LOCAL_TIME)
+
+
+@dataclass
+class Timetable:
+    version: tuple[object, ...]
+    exams: dict[int, ExamView]
+    checked_at: float
+
+
+_timetables: dict[str, Timetable] = {}
+_lock = threading.Lock()
+
+
+def _code_key(code: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", fold(code))
+
+
+def _version(session: Session) -> tuple[object, ...]:
+    count, latest = session.exec(
+        select(func.count(), func.max(ExamSession.updated_at)).select_from(ExamSession)
+    ).one()
+    return (count, str(latest))
+
+
+def timetable(session: Session, *, now: float | None = None) -> Timetable:
+    """The cached timetable, refreshed when the exam table changed."""
+    key = str(session.get_bind().engine.url)
+    clock = time.monotonic() if now is None else now
+    cached = _timetables.get(key)
+    if cached is not None and clock - cached.checked_at < CACHE_CHECK_SECONDS:
+        return cached
+    version = _version(session)
+    if cached is not None and cached.version == version:
+        cached.checked_at = clock
+        return cached
+    with _lock:
+        rows = session.exec(
+            select(ExamSession, Department).join(
+                Department, col(Department.id) == col(ExamSession.department_id)
+            )
+        ).all()
+        exams = {
+            exam.id: ExamView(
+                id=exam.id,
+                course_code=exam.course_code,
+                course_name=exam.course_name,
+                department_code=department.code,
+                department_name=department.name,
+                starts_at=exam.starts_at,
+                ends_at=exam.starts_at + timedelta(minutes=exam.duration_minutes),
+                duration_minutes=exam.duration_minutes,
+                platform=exam.platform.value,
+                access_url=exam.access_url,
+                instructions_slug=exam.instructions_slug,
+                instructions=exam.instructions,
+                contact_email=exam.contact_email,
+                status=exam.status.value,
+                status_note=exam.status_note,
+                previous_starts_at=exam.previous_starts_at,
+                updated_at=exam.updated_at,
+                code_key=_code_key(exam.course_code),
+                terms=tuple(exam.search_text.split()),
+            )
+            for exam, department in rows
+            if exam.id is not None
+        }
+        fresh = Timetable(version=version, exams=exams, checked_at=clock)
+        _timetables[key] = fresh
+        return fresh
+
+
+def forget_cache() -> None:
+    """Drop cached timetables (after a change in this process, for immediate effect)."""
+    _timetables.clear()
+
+
+def get_exam(session: Session, exam_id: int) -> ExamView:
+    exam = timetable(session).exams.get(exam_id)
+    if exam is None:
+        raise NotFound(N_("Examen introuvable."))
+    return exam
+
+
+def _sort_key(exam: ExamView, now: datetime) -> tuple[int, float]:
+    # Exams still to come (or running) first, soonest first; past ones after, latest first.
+    if exam.ends_at >= now:
+        return (0, (exam.starts_at - now).total_seconds())
+    return (1, (now - exam.starts_at).total_seconds())
+
+
+def search_exams(
+    session: Session, query: str, *, limit: int = 20, now: datetime | None = None
+) -> list[ExamView]:
+    """By course code (spaces, case and one or two typos forgiven) or by course name."""
+    now = now or utcnow()
+    query = query.strip()[:100]
+    if not query:
+        return []
+    exams = timetable(session).exams.values()
+    key = _code_key(query)
+    words = analyze(query)
+    scored: list[tuple[float, ExamView]] = []
+    for exam in exams:
+        score = 0.0
+        if key and exam.code_key == key:
+            score = 100
+        elif len(key) >= 3 and exam.code_key.startswith(key):
+            score = 80
+        elif len(key) >= 4 and Levenshtein.distance(key, exam.code_key, score_cutoff=2) <= (
+            1 if len(key) < 7 else 2
+        ):
+            score = 60
+        if words:
+            matched = 0.0
+            for word in words:
+                if word in exam.terms:
+                    matched += 1
+                elif len(word) >= 3 and any(t.startswith(word) for t in exam.terms):
+                    matched += 0.8
+                elif len(word) >= 5 and any(
+                    Levenshtein.distance(word, t, score_cutoff=1) <= 1 for t in exam.terms
+                ):
+                    matched += 0.7
+            if matched:
+                score = max(score, 50 * matched / len(words))
+        if score >= 25:
+            scored.append((score, exam))
+    scored.sort(key=lambda item: (-item[0], *_sort_key(item[1], now), item[1].course_code))
+    return [exam for _, exam in scored[:limit]]
+
+
+def exams_on(session: Session, day: datetime) -> list[ExamView]:
+    """Exams starting on the local calendar day of `day`, in start order."""
+    local_day = day.astimezone(LOCAL_TIME).date()
+    found = [e for e in timetable(session).exams.values() if e.local_start.date() == local_day]
+    return sorted(found, key=lambda e: (e.starts_at, e.course_code))
+
+
+# --- changes by the e-learning team -----------------------------------------------------
+
+
+def change_status(
+    session: Session,
+    *,
+    exam_id: int,
+    status: ExamStatus,
+    note: str,
+    actor: User,
+    new_start: str | None = None,
+) -> ExamSession:
+    """Move (with a new local start), cancel or restore an exam; students see a banner."""
+    require_role(actor, Role.elearning)
+    exam = session.get(ExamSession, exam_id)
+    if exam is None:
+        raise NotFound(N_("Examen introuvable."))
+    note = note.strip()
+    if len(note) > 500:
+        raise InvalidInput(N_("Note trop longue."), {"note": N_("500 caractères au plus.")})
+    if status is ExamStatus.moved:
+        try:
+            start = parse_local((new_start or "").strip()).astimezone(LOCAL_TIME)
+        except ValueError as exc:
+            raise InvalidInput(N_("Nouvelle date invalide."), {"new_start": str(exc)}) from None
+        if start == exam.starts_at:
+            raise InvalidInput(
+                N_("La nouvelle date est la même que l'actuelle."),
+                {"new_start": N_("Choisissez une autre date.")},
+            )
+        exam.previous_starts_at = exam.starts_at
+        exam.starts_at = start
+    if status is not ExamStatus.scheduled and not note:
+        raise InvalidInput(
+            N_("Expliquez le changement aux étudiants."), {"note": N_("Une note est obligatoire.")}
+        )
+    exam.status = status
+    exam.status_note = note
+    exam.updated_at = utcnow()
+    exam.search_text = analyzed(f"{exam.course_code} {exam.course_name}")
+    session.add(exam)
+    session.flush()
+    return exam
+
+
+# --- "I have a problem during my exam" --------------------------------------------------
+
+
+def report_problem(
+    session: Session,
+    *,
+    exam_id: int,
+    name: str,
+    email: str,
+    student_number: str,
+    message: str,
+    address: str,
+) -> ExamProblem:
+    """Keep a student's report (nothing is lost) for the department's referents."""
+    exam = session.get(ExamSession, exam_id)
+    if exam is None:
+        raise NotFound(N_("Examen introuvable."))
+    name, email, message = name.strip(), email.strip().lower(), message.strip()
+    student_number = student_number.strip()
+    errors: dict[str, str] = {}
+    if not name or len(name) > 200:
+        errors["name"] = N_("Votre nom est obligatoire.")
+    if not EMAIL.match(email) or len(email) > 320:
+        errors["email"] = N_("Adresse e-mail invalide.")
+    if len(student_number) > 40:
+        errors["student_number"] = N_("Matricule trop long.")
+    if not message or len(message) > MAX_PROBLEM_MESSAGE:
+        errors["message"] = N_("Décrivez le problème (2000 caractères au plus).")
+    if errors:
+        raise InvalidInput(N_("Formulaire incomplet."), errors)
+    since = utcnow() - PROBLEM_WINDOW
+    for column, value, limit in (
+        (ExamProblem.email, email, PROBLEMS_PER_STUDENT),
+        (ExamProblem.address, address[:64], PROBLEMS_PER_ADDRESS),
+    ):
+        count = session.exec(
+            select(func.count())
+            .select_from(ExamProblem)
+            .where(column == value, col(ExamProblem.created_at) >= since)
+        ).one()
+        if count >= limit:
+            raise TooManyAttempts(
+                N_(
+                    "Votre signalement est bien enregistré ; attendez quelques minutes avant "
+                    "d'en envoyer un autre, ou écrivez à l'adresse de contact de l'examen."
+                ),
+                retry_after=int(PROBLEM_WINDOW.total_seconds()),
+            )
+    problem = ExamProblem(
+        exam_id=exam_id,
+        name=name,
+        email=email,
+        student_number=student_number,
+        message=message,
+        address=address[:64],
+    )
+    session.add(problem)
+    session.flush()
+    return problem
+
+
+def open_problems(session: Session, *, actor: User) -> list[tuple[ExamProblem, ExamSession]]:
+    """Unhandled reports for the departments this person serves, newest first."""
+    require_role(actor, Role.referent, Role.elearning)
+    departments = served_department_ids(session, actor)
+    rows = session.exec(
+        select(ExamProblem, ExamSession)
+        .join(ExamSession, col(ExamSession.id) == col(ExamProblem.exam_id))
+        .where(
+            col(ExamProblem.handled_at).is_(None), col(ExamSession.department_id).in_(departments)
+        )
+        .order_by(col(ExamProblem.created_at).desc())
+    ).all()
+    return [(problem, exam) for problem, exam in rows]
