@@ -127,12 +127,14 @@ def import_csv(session: Session, data: bytes) -> ImportResult:
         if problems:
             result.errors.append((line, "; ".join(problems)))
             continue
-        key = (str(parsed["course_code"]), parsed["starts_at"])
+        starts_at = parsed["starts_at"]
+        assert isinstance(starts_at, datetime)
+        key = (str(parsed["course_code"]), starts_at)
         if key in rows:
             first = rows[key][0]
             result.errors.append((line, f"même cours et même début qu'à la ligne {first}"))
             continue
-        rows[key] = (line, parsed)  # type: ignore[assignment]
+        rows[key] = (line, parsed)
     if not rows and not result.errors:
         result.errors.append((1, "aucun examen dans le fichier"))
     if result.errors:

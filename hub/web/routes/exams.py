@@ -144,8 +144,8 @@ def exam_page(request: Request, db: SessionDep, user: OptionalUser, exam_id: int
         "exams/detail.html",
         {
             "exam": exam,
-            "now": utcnow(),
-            "phase": exam_phase(exam, utcnow()),
+            "phase": exam_phase(exam, now),
+            "starts_in": time_left(exam.starts_at, now),
             "instructions_html": instructions_html,
             "extra_instructions": render(exam.instructions) if exam.instructions else None,
             "day_checklist": DAY_CHECKLIST,
