@@ -21,6 +21,8 @@ from kb.models import Article, ArticleRevision, Audience, Kind, Status
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Pages under /kb/ that an article's address must not hide.
+RESERVED_SLUGS = frozenset({"new", "gaps", "synonyms", "suggest", "preview"})
 MAX_BODY_CHARACTERS = 100_000  # a long tutorial is ~10,000; this bounds accidental pastes
 MAX_TAGS = 20
 
@@ -62,7 +64,9 @@ def parse_tags(text: str) -> list[str]:
 def validate(data: ArticleInput) -> dict[str, str]:
     """Field errors of an article, in French, keyed by field name."""
     errors: dict[str, str] = {}
-    if not SLUG.match(data.slug) or len(data.slug) > 120:
+    if data.slug in RESERVED_SLUGS:
+        errors["slug"] = N_("Cette adresse est réservée par le hub ; choisissez-en une autre.")
+    elif not SLUG.match(data.slug) or len(data.slug) > 120:
         errors["slug"] = N_("Minuscules, chiffres et tirets (ex. capsule-video-enregistrer).")
     if not data.title.strip() or len(data.title) > 200:
         errors["title"] = N_("Le titre est obligatoire (200 caractères au plus).")

@@ -46,6 +46,13 @@ class BadFile(Exception):
     pass
 
 
+def normalize_body(text: str) -> str:
+    """A body as stored: Unix line ends, no blank lines around it, one final newline. Files
+    and the editor's form both go through it, so exporting an article written in the editor
+    and importing it again changes nothing (no spurious revision)."""
+    return "\n".join(text.splitlines()).strip() + "\n"
+
+
 def parse_file(path: Path) -> ArticleInput:
     """Read one article file; raises BadFile with a reason a person can act on."""
     try:
@@ -94,7 +101,7 @@ def parse_file(path: Path) -> ArticleInput:
         status=str(meta.get("status") or Status.published.value),
         verified_on=verified,
         video_url=meta.get("video_url") or None,
-        body="\n".join(lines[end + 1 :]).strip() + "\n",
+        body=normalize_body("\n".join(lines[end + 1 :])),
     )
 
 

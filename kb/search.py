@@ -15,6 +15,7 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 from rapidfuzz.distance import Levenshtein
@@ -34,6 +35,7 @@ PREFIX_EXPANSIONS = 12  # vocabulary words a partial last word may stand for
 SNIPPET_WORDS = 28
 FIELD_WEIGHTS = {"title": 3.0, "tags": 2.0, "body": 1.0}
 MAX_QUERY_LENGTH = 200
+EDGE_PUNCTUATION = re.compile(r"^([^\w]*)(.*?)([^\w]*)$", re.DOTALL)
 
 
 def max_typos(term: str) -> int:
@@ -239,19 +241,33 @@ def _score(article: Article, terms: list[QueryTerm], vocab: Vocabulary) -> tuple
     return words_matched * 100.0 + score, matched
 
 
+@lru_cache(maxsize=4096)
+def _tokens(source: str) -> tuple[tuple[str, str, str, frozenset[str]], ...]:
+    """A text split for highlighting, cached (the same snippets come back search after
+    search): each whitespace token as (leading punctuation, word, trailing punctuation,
+    the index terms of the word)."""
+    result = []
+    for token in source.split():
+        match = EDGE_PUNCTUATION.match(token)
+        lead, core, trail = match.groups() if match else ("", token, "")
+        terms = frozenset(stem(w) for w in words(core) if w not in STOPWORDS)
+        result.append((lead, core, trail, terms))
+    return tuple(result)
+
+
 def highlight(source: str, matched: set[str], *, words_around: int = SNIPPET_WORDS) -> Markup:
     """A snippet of the original text around the first match, matches in <mark>, escaped."""
-    tokens = re.findall(r"\S+", source)
+    tokens = _tokens(source)
     if not tokens:
         return Markup("")
-
-    def hit(token: str) -> bool:
-        return any(stem(w) in matched for w in words(token) if w not in STOPWORDS)
-
-    first = next((i for i, token in enumerate(tokens) if hit(token)), 0)
+    first = next((i for i, token in enumerate(tokens) if token[3] & matched), 0)
     start = max(0, first - words_around // 3)
-    window = tokens[start : start + words_around]
-    parts = [Markup("<mark>{}</mark>").format(t) if hit(t) else escape(t) for t in window]
+    parts = []
+    for lead, core, trail, terms in tokens[start : start + words_around]:
+        if terms & matched:
+            parts.append(escape(lead) + Markup("<mark>{}</mark>").format(core) + escape(trail))
+        else:
+            parts.append(escape(lead + core + trail))
     prefix = "… " if start > 0 else ""
     suffix = " …" if start + words_around < len(tokens) else ""
     return Markup(prefix) + Markup(" ").join(parts) + Markup(suffix)

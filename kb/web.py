@@ -29,6 +29,7 @@ from kb.articles import (
     set_status,
 )
 from kb.feedback import content_gaps, log_search, record_click, record_feedback
+from kb.importer import normalize_body
 from kb.markdown import checklist_items, render, render_inline
 from kb.models import Article, Audience, Kind, Status
 from kb.search import SearchResponse, highlight_title, search
@@ -204,11 +205,12 @@ def kb_article(
     db: SessionDep,
     user: OptionalUser,
     slug: str,
-    from_search: int | None = None,
+    from_search: str | None = None,
 ) -> Response:
     article = get_article(db, slug, viewer=user)
-    if from_search is not None:
-        record_click(db, log_id=from_search, slug=slug)
+    # Only the reader's own latest search gets the click (the id comes from a link).
+    if from_search and from_search == str(request.session.get("search_log")):
+        record_click(db, log_id=int(from_search), slug=slug)
         db.commit()
     progress = None
     if article.kind is Kind.checklist:
@@ -356,7 +358,7 @@ def _input_from_form(form: dict[str, str]) -> tuple[ArticleInput, dict[str, str]
         title=form.get("title", ""),
         kind=form.get("kind", ""),
         audience=form.get("audience", ""),
-        body=form.get("body", ""),
+        body=normalize_body(form.get("body", "")),
         summary=form.get("summary", ""),
         tags=parse_tags(form.get("tags", "")),
         department=form.get("department") or None,

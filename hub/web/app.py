@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -99,6 +99,17 @@ def _wants_json(request: Request) -> bool:
     )
 
 
+def _return_to(request: Request) -> str:
+    """Where to go back after signing in: the page itself for a GET, the page the form was
+    on for a POST (going to a POST address with GET after sign-in would fail)."""
+    if request.method in ("GET", "HEAD"):
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc == request.url.netloc and referer.path.startswith("/"):
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return "/"
+
+
 def _error_response(request: Request, status: int, message: str) -> Response:
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status)
@@ -120,8 +131,7 @@ def _install_error_pages(app: FastAPI) -> None:
                     status_code=401,
                     headers={"WWW-Authenticate": "Bearer"},
                 )
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+            return RedirectResponse(f"/login?next={quote(_return_to(request))}", status_code=303)
         response = _error_response(request, exc.status_code, exc.message)
         if isinstance(exc, InvalidInput) and exc.fields and _wants_json(request):
             response = JSONResponse(
