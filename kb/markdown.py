@@ -82,8 +82,9 @@ def render(markdown_text: str) -> Markup:
 @dataclass(frozen=True)
 class ChecklistItem:
     key: str  # stable while the item's text is unchanged
-    text: str
+    text: str  # Markdown
     section: str
+    label: str  # plain text, for screen readers and printing
 
 
 def checklist_items(markdown_text: str) -> list[ChecklistItem]:
@@ -98,7 +99,7 @@ def checklist_items(markdown_text: str) -> list[ChecklistItem]:
         if match:
             text = match.group(1)
             key = hashlib.sha256(text.strip().lower().encode()).hexdigest()[:16]
-            items.append(ChecklistItem(key=key, text=text, section=section))
+            items.append(ChecklistItem(key=key, text=text, section=section, label=plain_text(text)))
     return items
 
 

@@ -1,7 +1,8 @@
 """Browser end-to-end fixtures: one real `hub serve` subprocess and one headless Chromium.
 
 The server is the real thing, started the way an operator would: `hub db upgrade`, `hub demo
-load`, `hub users create --password` (password typed on stdin), then `hub serve` on a free
+load`, `hub kb import kb/content` (the starter pack of tutorials and checklists), `hub users
+create --password` (password typed on stdin), then `hub serve` on a free
 port of 127.0.0.1, with its own temporary data directory (SQLite) and demo mode on. It is
 started once per test session (once per xdist worker that gets e2e tests; the tests share an
 `xdist_group` so `make test` runs them all on one worker) and stopped at the end.
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, StorageState, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -41,7 +42,9 @@ CHROMIUM_ARGS = [
 REQUIRE_BROWSER = os.environ.get("HUB_TEST_REQUIRE_BROWSER") == "1"
 STARTUP_TIMEOUT_SECONDS = 30.0
 CLI_TIMEOUT_SECONDS = 120.0
-RESULTS_DIR = Path(__file__).resolve().parents[2] / "test-results"  # gitignored
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RESULTS_DIR = REPO_ROOT / "test-results"  # gitignored
+KB_CONTENT = REPO_ROOT / "kb" / "content"  # the starter pack, imported as an operator would
 
 # The account created through `hub users create --password` (demo accounts have no password).
 TEACHER_EMAIL = "helene.dupre@college.example"
@@ -56,6 +59,13 @@ class HubServer:
     teacher_name: str
     teacher_password: str
     log_path: Path
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist registers `xdist_group`; declared here too so that `--strict-markers` still
+    # accepts it when the plugin is off (`pytest tests/e2e -p no:xdist`, the quick way to run
+    # only these tests in one process).
+    config.addinivalue_line("markers", "xdist_group(name): run the marked tests on one worker")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -174,6 +184,7 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
     )
     _run_cli(env, root, "db", "upgrade")
     _run_cli(env, root, "demo", "load")
+    _run_cli(env, root, "kb", "import", str(KB_CONTENT))  # exits 1 if any article is rejected
     _run_cli(
         env,
         root,
@@ -262,6 +273,26 @@ def new_context(browser: Browser, hub_server: HubServer) -> Iterator[NewContext]
 def page(new_context: NewContext) -> Page:
     """A page in a fresh context, JavaScript on."""
     return new_context().new_page()
+
+
+@pytest.fixture(scope="session")
+def teacher_storage_state(browser: Browser, hub_server: HubServer) -> StorageState:
+    """The password teacher's cookies after one real sign-in, for tests that start signed in.
+
+    Signing in costs a production-strength Argon2 check in the server (about a second here):
+    done once per session, not once per test. Use with `new_context(storage_state=...)`.
+    """
+    context = browser.new_context(base_url=hub_server.base_url, locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto("/login")
+        page.get_by_label("E-mail").fill(hub_server.teacher_email)
+        page.get_by_label("Mot de passe").fill(hub_server.teacher_password)
+        page.get_by_role("button", name="Se connecter", exact=True).click()
+        page.wait_for_url(hub_server.base_url + "/")
+        return context.storage_state()
+    finally:
+        context.close()
 
 
 @pytest.fixture(scope="session")
