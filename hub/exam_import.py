@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, func, select
 
 from hub.i18n import N_
-from hub.models import Department, ExamSession, Platform, utcnow
+from hub.models import Department, ExamSession, ExamStatus, Platform, utcnow
 from hub.people import EMAIL
 from kb.analyzer import analyzed
 from kb.models import Article
@@ -67,14 +67,17 @@ def parse_local(text: str) -> datetime:
     return local
 
 
+class NotUtf8(ValueError):
+    def __init__(self, line: int) -> None:
+        super().__init__("le fichier n'est pas en UTF-8 : enregistrez-le en « CSV UTF-8 »")
+        self.line = line  # the first line with a byte that is not UTF-8
+
+
 def decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ValueError(
-            f"le fichier n'est pas en UTF-8 (ligne {line}) : enregistrez-le en « CSV UTF-8 »"
-        ) from None
+        raise NotUtf8(data[: exc.start].count(b"\n") + 1) from None
 
 
 def _delimiter(header_line: str) -> str:
@@ -86,8 +89,8 @@ def import_csv(session: Session, data: bytes) -> ImportResult:
     result = ImportResult()
     try:
         text = decode(data)
-    except ValueError as exc:
-        result.errors.append((0, str(exc)))
+    except NotUtf8 as exc:
+        result.errors.append((exc.line, str(exc)))
         return result
     lines = text.splitlines()
     if not lines or not lines[0].strip():
@@ -112,8 +115,9 @@ def import_csv(session: Session, data: bytes) -> ImportResult:
     articles = set(session.exec(select(Article.slug)).all())
 
     rows: dict[tuple[str, datetime], tuple[int, dict[str, object]]] = {}
+    end = reader.line_num
     for row in reader:
-        line = reader.line_num
+        line, end = end + 1, reader.line_num  # a quoted cell may hold line breaks
         if not any(cell.strip() for cell in row):
             continue  # blank lines (Excel leaves some at the end)
         if len(rows) >= MAX_ROWS:
@@ -140,16 +144,23 @@ def import_csv(session: Session, data: bytes) -> ImportResult:
     if result.errors:
         return result
 
-    existing = {
-        (exam.course_code, exam.starts_at): exam
-        for exam in session.exec(
-            select(ExamSession).where(col(ExamSession.course_code).in_([code for code, _ in rows]))
-        ).all()
-    }
+    existing: dict[tuple[str, datetime], ExamSession] = {}
+    moved_from: dict[tuple[str, datetime], ExamSession] = {}
+    for found in session.exec(
+        select(ExamSession).where(col(ExamSession.course_code).in_([code for code, _ in rows]))
+    ).all():
+        existing[(found.course_code, found.starts_at)] = found
+        if found.status is ExamStatus.moved and found.previous_starts_at is not None:
+            moved_from[(found.course_code, found.previous_starts_at)] = found
     for key, (_line, values) in rows.items():
-        exam = existing.get(key)
+        exam: ExamSession | None = existing.get(key)
+        if exam is None and key in moved_from:
+            # The timetable still has the original sitting of an exam moved in the hub:
+            # the move stands; the row's other details still apply.
+            exam = moved_from[key]
+            values = {name: v for name, v in values.items() if name != "starts_at"}
         if exam is None:
-            exam = ExamSession(**values)  # type: ignore[arg-type]
+            exam = ExamSession.model_validate(values)
             exam.search_text = analyzed(f"{exam.course_code} {exam.course_name}")
             session.add(exam)
             result.created += 1

@@ -23,11 +23,11 @@ from hub.exam_import import LOCAL_TIME, parse_local
 from hub.i18n import N_
 from hub.models import Department, ExamProblem, ExamSession, ExamStatus, Role, User, utcnow
 from hub.people import EMAIL, require_role, served_department_ids
-from kb.analyzer import analyze, analyzed, fold
+from kb.analyzer import STOPWORDS, analyze, analyzed, fold, words
 
 CACHE_CHECK_SECONDS = 2.0  # staleness a student may see after the timetable changes
 PROBLEMS_PER_STUDENT = 3  # reports per e-mail in PROBLEM_WINDOW: enough to add details
-PROBLEMS_PER_ADDRESS = 20  # a lab or residence shares one address
+PROBLEMS_PER_ADDRESS = 60  # a lab or residence shares one address; this only stops floods
 PROBLEM_WINDOW = timedelta(minutes=10)
 MAX_PROBLEM_MESSAGE = 2000
 
@@ -55,6 +55,7 @@ class ExamView:
     updated_at: datetime
     code_key: str  # course code folded to letters and digits only
     terms: tuple[str, ...]  # analyzed course code and name
+    name_words: tuple[str, ...]  # folded, unstemmed: a typo can change a word's stem
 
     @property
     def local_start(self) -> datetime:
@@ -125,6 +126,7 @@ def timetable(session: Session, *, now: float | None = None) -> Timetable:
                 updated_at=exam.updated_at,
                 code_key=_code_key(exam.course_code),
                 terms=tuple(exam.search_text.split()),
+                name_words=tuple(words(f"{exam.course_code} {exam.course_name}")),
             )
             for exam, department in rows
             if exam.id is not None
@@ -163,7 +165,8 @@ def search_exams(
         return []
     exams = timetable(session).exams.values()
     key = _code_key(query)
-    words = analyze(query)
+    typed = [word for word in words(query) if word not in STOPWORDS]
+    stems = analyze(query)  # one stem per typed word, in the same order
     scored: list[tuple[float, ExamView]] = []
     for exam in exams:
         score = 0.0
@@ -175,19 +178,25 @@ def search_exams(
             1 if len(key) < 7 else 2
         ):
             score = 60
-        if words:
+        if stems:
             matched = 0.0
-            for word in words:
-                if word in exam.terms:
+            for word, stem in zip(typed, stems, strict=True):
+                typos = 1 if len(word) < 9 else 2  # as the knowledge-base search
+                if stem in exam.terms:
                     matched += 1
-                elif len(word) >= 3 and any(t.startswith(word) for t in exam.terms):
+                elif len(stem) >= 3 and any(t.startswith(stem) for t in exam.terms):
                     matched += 0.8
+                elif len(stem) >= 5 and any(
+                    Levenshtein.distance(stem, t, score_cutoff=1) <= 1 for t in exam.terms
+                ):
+                    matched += 0.7
                 elif len(word) >= 5 and any(
-                    Levenshtein.distance(word, t, score_cutoff=1) <= 1 for t in exam.terms
+                    Levenshtein.distance(word, w, score_cutoff=typos) <= typos
+                    for w in exam.name_words
                 ):
                     matched += 0.7
             if matched:
-                score = max(score, 50 * matched / len(words))
+                score = max(score, 50 * matched / len(stems))
         if score >= 25:
             scored.append((score, exam))
     scored.sort(key=lambda item: (-item[0], *_sort_key(item[1], now), item[1].course_code))
@@ -229,6 +238,16 @@ def change_status(
         if start == exam.starts_at:
             raise InvalidInput(
                 N_("La nouvelle date est la même que l'actuelle."),
+                {"new_start": N_("Choisissez une autre date.")},
+            )
+        taken = session.exec(
+            select(ExamSession.id).where(
+                ExamSession.course_code == exam.course_code, ExamSession.starts_at == start
+            )
+        ).first()
+        if taken is not None:  # (course code, start) is unique: a 500 otherwise
+            raise InvalidInput(
+                N_("Une autre session de ce cours commence déjà à cette heure."),
                 {"new_start": N_("Choisissez une autre date.")},
             )
         exam.previous_starts_at = exam.starts_at

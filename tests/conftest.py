@@ -44,6 +44,20 @@ def cheap_password_hashing() -> Iterator[None]:
     hub.passwords._hasher = production
 
 
+@pytest.fixture(autouse=True)
+def fresh_process_caches() -> Iterator[None]:
+    """Per-process caches are keyed by database URL, and PostgreSQL tests share one URL:
+    start and end every test with empty caches."""
+    import hub.exams
+    import kb.search
+
+    hub.exams.forget_cache()
+    kb.search._cache.clear()
+    yield
+    hub.exams.forget_cache()
+    kb.search._cache.clear()
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"sqlite: {sqlite3.sqlite_version}",

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from hub.errors import HubError, InvalidInput, NotFound, TooManyAttempts
-from hub.exam_import import import_csv
+from hub.exam_import import LOCAL_TIME, import_csv
 from hub.exams import (
     ExamView,
     change_status,
@@ -92,7 +92,8 @@ def exams_page(request: Request, db: SessionDep, user: OptionalUser, q: str = ""
 
 @router.get("/exams/problems", name="exam_problems")
 def exam_problems(request: Request, db: SessionDep, user: CurrentUser) -> Response:
-    return _render(request, "exams/problems.html", {"problems": open_problems(db, actor=user)})
+    problems = open_problems(db, actor=user)
+    return _render(request, "exams/problems.html", {"problems": problems, "zone": LOCAL_TIME})
 
 
 @router.get("/exams/import", name="exams_import")
@@ -316,7 +317,9 @@ def _public(request: Request, exam: ExamView) -> ExamPublic:
         contact_email=exam.contact_email,
         status=exam.status,
         status_note=exam.status_note,
-        previous_starts_at=exam.previous_starts_at,
+        previous_starts_at=(
+            exam.previous_starts_at.astimezone(LOCAL_TIME) if exam.previous_starts_at else None
+        ),
         url=_public_url(request, f"/exams/{exam.id}"),
     )
 
