@@ -42,8 +42,7 @@ KEYWORDS := -k _ -k N_ -k InvalidInput -k NotFound -k PermissionDenied -k Confli
 i18n: install
 	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header --sort-output \
 		$(KEYWORDS) -o hub/locales/messages.pot .
-	$(BIN)/pybabel update -i hub/locales/messages.pot -d hub/locales -l en \
-		--no-location --omit-header --no-fuzzy-matching
+	$(BIN)/pybabel update -i hub/locales/messages.pot -d hub/locales -l en --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

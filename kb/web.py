@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from hub.errors import Conflict, InvalidInput, PermissionDenied
+from hub.i18n import N_
 from hub.models import Role
 from hub.people import list_departments, require_role
 from hub.web.deps import CurrentUser, OptionalUser, SessionDep, flash
@@ -420,7 +421,7 @@ def _save(
         db.rollback()
         return _editor(request, db, form=form, errors=errors, article=article, status=422)
     db.commit()
-    flash(request, "Article enregistré." if outcome != "unchanged" else "Aucun changement.")
+    flash(request, N_("Article enregistré.") if outcome != "unchanged" else N_("Aucun changement."))
     return RedirectResponse(f"/kb/{saved.slug}", status_code=303)
 
 
@@ -432,14 +433,12 @@ def kb_status(
         raise InvalidInput("Statut inconnu.")
     set_status(db, slug=slug, status=Status(status), actor=user)
     db.commit()
-    flash(
-        request,
-        {
-            "published": "Article publié.",
-            "archived": "Article archivé.",
-            "draft": "Article repassé en brouillon.",
-        }[status],
-    )
+    messages = {
+        "published": N_("Article publié."),
+        "archived": N_("Article archivé."),
+        "draft": N_("Article repassé en brouillon."),
+    }
+    flash(request, messages[status])
     return RedirectResponse(f"/kb/{slug}", status_code=303)
 
 

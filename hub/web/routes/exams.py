@@ -24,6 +24,7 @@ from hub.exams import (
     report_problem,
     search_exams,
 )
+from hub.i18n import N_
 from hub.models import ExamStatus, Role, utcnow
 from hub.people import require_role
 from hub.shortlinks import qr_code, resolve, short_link_for
@@ -247,7 +248,7 @@ def poster(
     request: Request, db: SessionDep, user: OptionalUser, target: str = "/exams"
 ) -> Response:
     """A printable poster for the exam entry page or a knowledge-base article."""
-    title = "Vos examens à distance"
+    title = N_("Vos examens à distance")
     if target.startswith("/kb/"):
         title = get_article(db, target.removeprefix("/kb/"), viewer=user).title
     elif target != "/exams":
