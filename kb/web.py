@@ -16,6 +16,7 @@ from hub.i18n import N_
 from hub.models import Role
 from hub.people import list_departments, require_role
 from hub.web.deps import CurrentUser, OptionalUser, SessionDep, flash
+from hub.web.rendering import render as render_page
 from kb import checklists
 from kb.articles import (
     ArticleInput,
@@ -41,12 +42,6 @@ api = APIRouter(prefix="/api/kb", tags=["knowledge base API"])
 
 SUGGESTIONS = 6  # results in the header's search-as-you-type list
 PAGE_RESULTS = 20
-
-
-def _render(
-    request: Request, template: str, context: dict[str, object], status: int = 200
-) -> Response:
-    return request.app.state.renderer.render(request, template, context, status_code=status)
 
 
 # --- search ------------------------------------------------------------------------------
@@ -97,7 +92,7 @@ def kb_index(
                 tag=filters["tag"],
             )
         )
-    return _render(
+    return render_page(
         request,
         "kb/index.html",
         {
@@ -120,7 +115,7 @@ def kb_suggest(request: Request, db: SessionDep, user: OptionalUser, q: str = ""
     response, log_id = (
         _search_and_log(request, db, user, q, SUGGESTIONS) if q.strip() else (None, None)
     )
-    return _render(
+    return render_page(
         request,
         "kb/_suggestions.html",
         {
@@ -138,13 +133,15 @@ def kb_suggest(request: Request, db: SessionDep, user: OptionalUser, q: str = ""
 @router.get("/kb/gaps", name="kb_gaps")
 def kb_gaps(request: Request, db: SessionDep, user: CurrentUser, days: int = 30) -> Response:
     gaps, unhelpful = content_gaps(db, actor=user, days=max(1, min(days, 365)))
-    return _render(request, "kb/gaps.html", {"gaps": gaps, "unhelpful": unhelpful, "days": days})
+    return render_page(
+        request, "kb/gaps.html", {"gaps": gaps, "unhelpful": unhelpful, "days": days}
+    )
 
 
 @router.get("/kb/synonyms", name="kb_synonyms")
 def kb_synonyms(request: Request, db: SessionDep, user: CurrentUser) -> Response:
     require_role(user, Role.elearning)
-    return _render(
+    return render_page(
         request, "kb/synonyms.html", {"synonyms": list_synonyms(db), "errors": {}, "form": {}}
     )
 
@@ -162,7 +159,7 @@ def kb_synonyms_add(
     except (InvalidInput, Conflict) as exc:
         db.rollback()
         errors = getattr(exc, "fields", None) or {"term": exc.message}
-        return _render(
+        return render_page(
             request,
             "kb/synonyms.html",
             {
@@ -197,7 +194,7 @@ def kb_new(request: Request, db: SessionDep, user: CurrentUser) -> Response:
 def kb_preview(request: Request, user: CurrentUser, body: Annotated[str, Form()] = "") -> Response:
     """The editor's live preview: the same Markdown renderer and sanitizer as the article."""
     require_role(user, Role.referent, Role.elearning)
-    return _render(request, "kb/_preview.html", {"html": render(body)})
+    return render_page(request, "kb/_preview.html", {"html": render(body)})
 
 
 @router.get("/kb/{slug}", name="kb_article")
@@ -216,7 +213,7 @@ def kb_article(
     progress = None
     if article.kind is Kind.checklist:
         progress = checklists.progress(db, article=article, user=user)
-    return _render(
+    return render_page(
         request,
         "kb/article.html",
         {
@@ -239,7 +236,7 @@ def kb_print(request: Request, db: SessionDep, user: OptionalUser, slug: str) ->
         if (article.kind is Kind.checklist)
         else None
     )
-    return _render(
+    return render_page(
         request,
         "kb/print.html",
         {
@@ -266,7 +263,7 @@ def kb_tick(
     )
     db.commit()
     if request.headers.get("hx-request") == "true":
-        return _render(
+        return render_page(
             request,
             "kb/_checklist.html",
             {"article": article, "progress": progress, "render_inline": render_inline},
@@ -296,7 +293,9 @@ def kb_feedback(
     record_feedback(db, article=article, user=user, helpful=helpful == "1", comment=comment)
     db.commit()
     if request.headers.get("hx-request") == "true":
-        return _render(request, "kb/_feedback.html", {"article": article, "feedback_sent": True})
+        return render_page(
+            request, "kb/_feedback.html", {"article": article, "feedback_sent": True}
+        )
     return RedirectResponse(f"/kb/{slug}?merci=1#feedback", status_code=303)
 
 
@@ -329,7 +328,7 @@ def _editor(
             "video_url": article.video_url or "",
             "status": article.status.value,
         }
-    return _render(
+    return render_page(
         request,
         "kb/edit.html",
         {
@@ -466,7 +465,7 @@ def kb_revisions(request: Request, db: SessionDep, user: CurrentUser, slug: str)
                 n=1,
             )
         )
-    return _render(
+    return render_page(
         request, "kb/revisions.html", {"article": article, "revisions": revisions, "diffs": diffs}
     )
 

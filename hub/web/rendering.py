@@ -69,3 +69,14 @@ class Renderer:
         response = HTMLResponse(html, status_code=status_code, headers=headers)
         response.headers["Vary"] = "HX-Request, Cookie"
         return response
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """Render with the app's renderer: the one call routes use."""
+    renderer: Renderer = request.app.state.renderer
+    return renderer.render(request, template, context, status_code=status)

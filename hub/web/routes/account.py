@@ -12,6 +12,7 @@ from hub.i18n import LOCALES, N_
 from hub.passwords import check_password_strength, hash_password, verify_password
 from hub.tokens import create_token, list_tokens, revoke_token
 from hub.web.deps import CurrentUser, SessionDep, flash
+from hub.web.rendering import render
 from hub.web.sessions import start_session
 
 router = APIRouter(prefix="/account", tags=["account"])
@@ -19,11 +20,11 @@ router = APIRouter(prefix="/account", tags=["account"])
 
 def _page(request: Request, db: SessionDep, user: CurrentUser, **extra: object) -> Response:
     status = 422 if extra.get("errors") else 200
-    return request.app.state.renderer.render(
+    return render(
         request,
         "account/index.html",
         {"tokens": list_tokens(db, user=user), "errors": {}, **extra},
-        status_code=status,
+        status=status,
     )
 
 

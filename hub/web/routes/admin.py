@@ -11,6 +11,7 @@ from hub.errors import Conflict, InvalidInput
 from hub.models import Role
 from hub.people import create_department, create_user, list_departments, list_users, require_role
 from hub.web.deps import CurrentUser, SessionDep, flash
+from hub.web.rendering import render
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -28,9 +29,7 @@ def _page(
         "department_errors": {},
         **extra,
     }
-    return request.app.state.renderer.render(
-        request, "admin/people.html", context, status_code=status
-    )
+    return render(request, "admin/people.html", context, status=status)
 
 
 @router.get("/people", name="admin_people")

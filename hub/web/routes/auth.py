@@ -15,6 +15,7 @@ from hub.errors import HubError, InvalidInput, NotFound, TooManyAttempts
 from hub.models import User
 from hub.people import get_user_by_email
 from hub.web.deps import OptionalUser, SessionDep, SettingsDep, flash
+from hub.web.rendering import render
 from hub.web.sessions import end_session, start_session
 
 router = APIRouter(tags=["auth"])
@@ -35,7 +36,7 @@ def _login_page(
     request: Request, *, next: str, email: str = "", error: str | None = None, status: int = 200
 ) -> Response:
     settings = request.app.state.settings
-    return request.app.state.renderer.render(
+    return render(
         request,
         "auth/login.html",
         {
@@ -44,7 +45,7 @@ def _login_page(
             "error": error,
             "demo_accounts": demo_accounts() if settings.demo else [],
         },
-        status_code=status,
+        status=status,
     )
 
 

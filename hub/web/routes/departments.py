@@ -12,21 +12,20 @@ from hub.people import (
     visible_departments,
 )
 from hub.web.deps import CurrentUser, SessionDep
+from hub.web.rendering import render
 
 router = APIRouter(prefix="/departments", tags=["departments"])
 
 
 @router.get("", name="departments")
 def departments(request: Request, db: SessionDep, user: CurrentUser) -> Response:
-    return request.app.state.renderer.render(
-        request, "departments/index.html", {"departments": visible_departments(db, user)}
-    )
+    return render(request, "departments/index.html", {"departments": visible_departments(db, user)})
 
 
 @router.get("/{code}", name="department")
 def department(request: Request, db: SessionDep, user: CurrentUser, code: str) -> Response:
     found = open_department(db, actor=user, code=code)
-    return request.app.state.renderer.render(
+    return render(
         request,
         "departments/detail.html",
         {

@@ -30,6 +30,7 @@ from hub.people import require_role
 from hub.shortlinks import qr_code, resolve, short_link_for
 from hub.web.caching import conditional
 from hub.web.deps import CurrentUser, OptionalUser, SessionDep, flash
+from hub.web.rendering import render as render_page
 from hub.web.routes.auth import client_address
 from kb.articles import get_article
 from kb.markdown import render
@@ -40,12 +41,6 @@ api = APIRouter(prefix="/api/exams", tags=["exams API"])
 DAY_CHECKLIST = "examen-jour-j-checklist-etudiant"  # starter-pack article shown on every exam
 PROBLEM_PROCEDURE = "examen-probleme-technique-procedure"
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # a timetable of 20,000 rows is ~2 MB
-
-
-def _render(
-    request: Request, template: str, context: dict[str, object], status: int = 200
-) -> Response:
-    return request.app.state.renderer.render(request, template, context, status_code=status)
 
 
 def time_left(start: datetime, now: datetime) -> str:
@@ -76,7 +71,7 @@ def exams_page(request: Request, db: SessionDep, user: OptionalUser, q: str = ""
     results = search_exams(db, q, now=now) if q.strip() else []
     today = exams_on(db, now) if not q.strip() else []
     tomorrow = exams_on(db, now + timedelta(days=1)) if not q.strip() else []
-    response = _render(
+    response = render_page(
         request,
         "exams/index.html",
         {
@@ -94,13 +89,13 @@ def exams_page(request: Request, db: SessionDep, user: OptionalUser, q: str = ""
 @router.get("/exams/problems", name="exam_problems")
 def exam_problems(request: Request, db: SessionDep, user: CurrentUser) -> Response:
     problems = open_problems(db, actor=user)
-    return _render(request, "exams/problems.html", {"problems": problems, "zone": LOCAL_TIME})
+    return render_page(request, "exams/problems.html", {"problems": problems, "zone": LOCAL_TIME})
 
 
 @router.get("/exams/import", name="exams_import")
 def exams_import_form(request: Request, user: CurrentUser) -> Response:
     require_role(user, Role.elearning)
-    return _render(request, "exams/import.html", {"result": None})
+    return render_page(request, "exams/import.html", {"result": None})
 
 
 @router.post("/exams/import", name="exams_import_upload")
@@ -126,7 +121,7 @@ async def exams_import_upload(
 
     result = await run_in_threadpool(apply)
     status = 200 if getattr(result, "ok", False) else 422
-    return _render(
+    return render_page(
         request, "exams/import.html", {"result": result, "filename": file.filename}, status=status
     )
 
@@ -141,7 +136,7 @@ def exam_page(request: Request, db: SessionDep, user: OptionalUser, exam_id: int
             instructions_html = render(get_article(db, exam.instructions_slug, viewer=None).body)
         except HubError:  # archived or made private since: the exam page still works
             instructions_html = None
-    response = _render(
+    response = render_page(
         request,
         "exams/detail.html",
         {
@@ -185,7 +180,7 @@ def exam_problem_form(
 ) -> Response:
     exam = get_exam(db, exam_id)
     form = {"name": user.name, "email": user.email} if user else {}
-    return _render(
+    return render_page(
         request, "exams/problem.html", {"exam": exam, "form": form, "errors": {}, "sent": False}
     )
 
@@ -214,14 +209,14 @@ def exam_problem_send(
             address=client_address(request),
         )
     except InvalidInput as exc:
-        return _render(
+        return render_page(
             request,
             "exams/problem.html",
             {"exam": exam, "form": form, "errors": exc.fields, "sent": False},
             status=422,
         )
     except TooManyAttempts as exc:
-        response = _render(
+        response = render_page(
             request,
             "exams/problem.html",
             {"exam": exam, "form": form, "errors": {"message": exc.message}, "sent": False},
@@ -230,7 +225,7 @@ def exam_problem_send(
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     db.commit()
-    return _render(
+    return render_page(
         request, "exams/problem.html", {"exam": exam, "form": {}, "errors": {}, "sent": True}
     )
 
@@ -255,7 +250,7 @@ def poster(
         raise NotFound("Affiche disponible pour /exams et les articles /kb/… seulement.")
     link = short_link_for(db, target)
     db.commit()
-    return _render(
+    return render_page(
         request,
         "exams/poster.html",
         {

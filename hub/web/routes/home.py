@@ -9,6 +9,7 @@ from hub.i18n import LOCALES
 from hub.models import Role
 from hub.people import visible_departments
 from hub.web.deps import OptionalUser, SessionDep
+from hub.web.rendering import render
 from hub.web.routes.auth import safe_next
 
 router = APIRouter(tags=["pages"])
@@ -21,9 +22,7 @@ def home(request: Request, db: SessionDep, user: OptionalUser) -> Response:
         if user and user.role in (Role.teacher, Role.referent, Role.elearning)
         else []
     )
-    return request.app.state.renderer.render(
-        request, "home/index.html", {"departments": departments}
-    )
+    return render(request, "home/index.html", {"departments": departments})
 
 
 @router.get("/lang/{locale}", name="set_language")
