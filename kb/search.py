@@ -16,11 +16,12 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from markupsafe import Markup, escape
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extract
-from sqlalchemy import ColumnElement, func, text
+from sqlalchemy import ColumnElement, Row, func, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -54,6 +55,8 @@ class Vocabulary:
     terms: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)  # folded surface words, for prefixes
     word_stems: dict[str, str] = field(default_factory=dict)
+    synonyms: dict[str, str] = field(default_factory=dict)
+    terms_by_length: dict[int, list[str]] = field(default_factory=dict)
 
 
 _cache: dict[str, Vocabulary] = {}
@@ -61,9 +64,11 @@ _cache_lock = threading.Lock()
 
 
 def _version(session: Session) -> tuple[object, ...]:
-    count, latest = session.exec(
-        select(func.count(), func.max(Article.updated_at)).where(Article.status == Status.published)
-    ).one()
+    # Two queries, not one: each alone is answered from ix_article_status_updated (count: an
+    # index range scan; max: one index seek), together they would decode every index entry.
+    published = col(Article.status) == Status.published
+    count = session.exec(select(func.count()).select_from(Article).where(published)).one()
+    latest = session.exec(select(func.max(Article.updated_at)).where(published)).one()
     synonyms = session.exec(select(func.count(), func.max(Synonym.id))).one()
     return (count, str(latest), *synonyms)
 
@@ -92,8 +97,13 @@ def vocabulary(session: Session) -> Vocabulary:
         word_stems = {word: stem(word) for word in surface}
         # Body words feed prefixes too, through their stems (cheaper, same effect).
         word_stems.update({term: term for term in frequency})
+        by_length: dict[int, list[str]] = {}
+        for term in sorted(frequency):
+            by_length.setdefault(len(term), []).append(term)
         vocab = Vocabulary(
             version=version,
+            synonyms=synonyms(session),
+            terms_by_length=by_length,
             document_frequency=frequency,
             documents=len(rows),
             terms=sorted(frequency),
@@ -121,10 +131,12 @@ class QueryTerm:
 def parse_query(query: str, vocab: Vocabulary, synonym_table: dict[str, str]) -> list[QueryTerm]:
     query = query[:MAX_QUERY_LENGTH]
     folded = fold(query)
-    # Synonyms apply to whole folded phrases: "mdp" -> "mot de passe".
+    # A one-word synonym widens that word's own group ("mdp" matches "mot" or "passe"); a
+    # phrase synonym adds optional terms that only help ranking (they never widen every
+    # group, which would make a query match almost everything).
     extra: list[str] = []
     for term, expansion in synonym_table.items():
-        if re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", folded):
+        if " " in term and re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", folded):
             extra.extend(analyze(expansion))
     typed_words = [w for w in words(query) if w not in STOPWORDS]
     searching_prefix = bool(query) and not query[-1].isspace()
@@ -138,11 +150,21 @@ def parse_query(query: str, vocab: Vocabulary, synonym_table: dict[str, str]) ->
         alternatives: dict[str, int] = {}
         if exact in vocab.document_frequency:
             alternatives[exact] = 0
+        for term in analyze(synonym_table.get(word, "")):
+            if term in vocab.document_frequency:
+                alternatives.setdefault(term, 0)
         typos = max_typos(exact)
         if typos:
-            for candidate, distance, _ in extract(
-                exact, vocab.terms, scorer=Levenshtein.distance, score_cutoff=typos, limit=8
-            ):
+            near = [
+                t
+                for length in range(len(exact) - typos, len(exact) + typos + 1)
+                for t in vocab.terms_by_length.get(length, ())
+            ]
+            found = extract(
+                exact, near, scorer=Levenshtein.distance, score_cutoff=typos, limit=None
+            )
+            # Same 8 as over the whole sorted vocabulary: closest first, then alphabetical.
+            for candidate, distance, _ in sorted(found, key=lambda f: (f[1], f[0]))[:8]:
                 alternatives.setdefault(candidate, int(distance))
         is_last = index == len(typed_words) - 1
         if is_last and searching_prefix and len(word) >= 2:
@@ -176,10 +198,20 @@ class Result:
     snippet: Markup
 
 
+SCORED_COLUMNS = (
+    col(Article.id),
+    col(Article.slug),
+    col(Article.search_title),
+    col(Article.search_tags),
+    col(Article.search_body),
+)
+
+
 def _candidates(
     session: Session, groups: list[set[str]], filters: list[ColumnElement[bool]]
-) -> list[Article]:
-    """Articles matching every group (a group: alternatives for one query word)."""
+) -> list[Row[Any]]:
+    """Articles matching every group (a group: alternatives for one query word), as rows of
+    the columns ranking reads (no ORM objects: most candidates are never shown)."""
     if not groups:
         return []
     dialect = session.get_bind().dialect.name
@@ -194,29 +226,47 @@ def _candidates(
         ids = [row[0] for row in session.execute(ranked, {"match": match, "limit": CANDIDATES * 2})]
         if not ids:
             return []
-        query = select(Article).where(col(Article.id).in_(ids), *filters)
-        by_id = {article.id: article for article in session.exec(query).all()}
+        query = sa_select(*SCORED_COLUMNS).where(col(Article.id).in_(ids), *filters)
+        by_id = {row.id: row for row in session.execute(query)}
         return [by_id[i] for i in ids if i in by_id][:CANDIDATES]
     tsquery = " & ".join("(" + " | ".join(sorted(group)) + ")" for group in groups)
     condition = text("article.search_vector @@ to_tsquery('simple', :tsquery)")
+    # First the matching ids through the GIN index, unordered (cheap); ranking every match
+    # in the database (ts_rank_cd decompresses each tsvector) only when there are too many
+    # to rank them all in Python.
+    ids = list(
+        session.execute(
+            sa_select(col(Article.id))
+            .where(condition, *filters)
+            .limit(CANDIDATES + 1)
+            .params(tsquery=tsquery)
+        ).scalars()
+    )
+    if not ids:
+        return []
+    if len(ids) <= CANDIDATES:
+        return list(
+            session.execute(sa_select(*SCORED_COLUMNS).where(col(Article.id).in_(ids))).all()
+        )
     rank = text("ts_rank_cd(article.search_vector, to_tsquery('simple', :tsquery)) DESC")
     query = (
-        select(Article)
+        sa_select(*SCORED_COLUMNS)
         .where(condition, *filters)
         .order_by(rank)
         .limit(CANDIDATES)
         .params(tsquery=tsquery)
     )
-    return list(session.exec(query).all())
+    return list(session.execute(query).all())
 
 
-def _score(article: Article, terms: list[QueryTerm], vocab: Vocabulary) -> tuple[float, set[str]]:
+def _score(article: Any, terms: list[QueryTerm], vocab: Vocabulary) -> tuple[float, set[str]]:
+    # Term frequencies of the query's alternatives only, counted in C: with single spaces
+    # doubled, " term " occurrences never overlap, so str.count is exact.
     fields = {
-        "title": article.search_title.split(),
-        "tags": article.search_tags.split(),
-        "body": article.search_body.split(),
+        "title": f" {article.search_title.replace(' ', '  ')} ",
+        "tags": f" {article.search_tags.replace(' ', '  ')} ",
+        "body": f" {article.search_body.replace(' ', '  ')} ",
     }
-    counts = {name: Counter(tokens) for name, tokens in fields.items()}
     score = 0.0
     matched: set[str] = set()
     words_matched = 0
@@ -226,8 +276,9 @@ def _score(article: Article, terms: list[QueryTerm], vocab: Vocabulary) -> tuple
             df = vocab.document_frequency.get(candidate, 0)
             idf = math.log(1 + (vocab.documents - df + 0.5) / (df + 0.5))
             weight = 0.0
-            for name, counter in counts.items():
-                tf = counter.get(candidate, 0)
+            needle = f" {candidate} "
+            for name, padded in fields.items():
+                tf = padded.count(needle)
                 if tf:
                     # Saturating term frequency (BM25-like, k1 = 1.2).
                     weight += FIELD_WEIGHTS[name] * (tf * 2.2) / (tf + 1.2)
@@ -300,7 +351,7 @@ def search(
     if not query:
         return SearchResponse(query=query, results=[], terms=[], dropped=[])
     vocab = vocabulary(session)
-    terms = parse_query(raw_query, vocab, synonyms(session))
+    terms = parse_query(raw_query, vocab, vocab.synonyms)
     filters = readable_filter(session, viewer)
     if kind and kind in Kind.__members__:
         filters.append(col(Article.kind) == Kind(kind))
@@ -313,13 +364,10 @@ def search(
     unknown = [t.typed for t in terms if not t.from_synonym and not t.alternatives]
     optional = [t for t in terms if t.from_synonym]
     dropped = list(unknown)
-    candidates: list[Article] = []
+    candidates: list[Row[Any]] = []
     while True:
         groups = [set(t.alternatives) for t in required]
-        if optional and groups:
-            # A synonym's expansion may replace the word it expands.
-            groups = [g | {a for o in optional for a in o.alternatives} for g in groups]
-        elif optional and not groups:
+        if optional and not groups:
             groups = [{a for o in optional for a in o.alternatives}]
         candidates = _candidates(session, groups, filters) if groups else []
         if candidates or len(required) <= 1:
@@ -332,12 +380,16 @@ def search(
         dropped.append(rarest.typed)
 
     scored = []
-    for article in candidates:
-        score, matched = _score(article, terms, vocab)
-        scored.append((score, article, matched))
+    for row in candidates:
+        score, matched = _score(row, terms, vocab)
+        scored.append((score, row, matched))
     scored.sort(key=lambda item: (-round(item[0], 6), item[1].slug))
+    top = scored[:limit]
+    shown = select(Article).where(col(Article.id).in_([row.id for _, row, _ in top]))
+    articles = {article.id: article for article in session.exec(shown)} if top else {}
     results = []
-    for score, article, matched in scored[:limit]:
+    for score, shown_row, matched in top:
+        article = articles[shown_row.id]
         source = article.summary or plain_text(article.body)
         snippet = highlight(source, matched)
         if "<mark>" not in snippet:
