@@ -49,13 +49,17 @@ def fresh_process_caches() -> Iterator[None]:
     """Per-process caches are keyed by database URL, and PostgreSQL tests share one URL:
     start and end every test with empty caches."""
     import hub.exams
+    import hub.web.routes.exams
     import kb.search
 
-    hub.exams.forget_cache()
-    kb.search._cache.clear()
+    def clear() -> None:
+        hub.exams.forget_cache()
+        hub.web.routes.exams.pages.clear()
+        kb.search._cache.clear()
+
+    clear()
     yield
-    hub.exams.forget_cache()
-    kb.search._cache.clear()
+    clear()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

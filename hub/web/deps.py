@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from hub.errors import NotSignedIn
 from hub.i18n import pick_locale
@@ -17,21 +18,37 @@ from hub.web.middleware import SAFE_METHODS
 from hub.web.sessions import end_session
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One session per request; unsafe methods get a writer (SQLite BEGIN IMMEDIATE)."""
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """One session per request; unsafe methods get a writer (SQLite BEGIN IMMEDIATE).
+
+    Async on purpose: creating a session does no I/O (the connection is taken on first use,
+    inside the sync route's thread), and it saves two thread hops on every request."""
     state = request.app.state
     engine = state.engine if request.method in SAFE_METHODS else state.write_engine
-    with Session(engine, expire_on_commit=False) as session:
+    session = Session(engine, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_db)]
 
 
-def load_request_context(request: Request, db: SessionDep) -> None:
-    """Run for every route: find the user (token first, then cookie) and the language."""
-    user: User | None = None
+async def load_request_context(request: Request, db: SessionDep) -> None:
+    """Run for every route: find the user (token first, then cookie) and the language.
+    Anonymous requests (the exam-morning crowd) touch neither the database nor a thread."""
     authorization = request.headers.get("authorization", "")
+    if authorization or isinstance(request.session.get("uid"), int):
+        user = await run_in_threadpool(_find_user, request, db, authorization)
+    else:
+        user = None
+    request.state.user = user
+    request.state.locale = pick_locale(request.session.get("lang"), user.locale if user else None)
+
+
+def _find_user(request: Request, db: Session, authorization: str) -> User | None:
+    user: User | None = None
     if authorization:
         scheme, _, credentials = authorization.partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
@@ -47,8 +64,7 @@ def load_request_context(request: Request, db: SessionDep) -> None:
             if user is None or not user.is_active or user.session_version != session.get("ver"):
                 user = None
                 end_session(session)
-    request.state.user = user
-    request.state.locale = pick_locale(request.session.get("lang"), user.locale if user else None)
+    return user
 
 
 def get_optional_user(request: Request) -> User | None:

@@ -23,12 +23,13 @@ from hub.exams import (
     open_problems,
     report_problem,
     search_exams,
+    timetable,
 )
 from hub.i18n import N_
 from hub.models import ExamStatus, Role, utcnow
 from hub.people import require_role
 from hub.shortlinks import qr_code, resolve, short_link_for
-from hub.web.caching import conditional
+from hub.web.caching import PageCache, conditional
 from hub.web.deps import CurrentUser, OptionalUser, SessionDep, flash
 from hub.web.rendering import render as render_page
 from hub.web.routes.auth import client_address
@@ -36,6 +37,7 @@ from kb.articles import get_article
 from kb.markdown import render
 
 router = APIRouter(tags=["exams"])
+pages = PageCache()  # anonymous exam pages, re-rendered when the timetable or the minute changes
 api = APIRouter(prefix="/api/exams", tags=["exams API"])
 
 DAY_CHECKLIST = "examen-jour-j-checklist-etudiant"  # starter-pack article shown on every exam
@@ -67,11 +69,16 @@ def exam_phase(exam: ExamView, now: datetime) -> str:
 
 @router.get("/exams", name="exams")
 def exams_page(request: Request, db: SessionDep, user: OptionalUser, q: str = "") -> Response:
+    page = pages.page(request, timetable(db).version, lambda: _exams_page(request, db, q))
+    return conditional(request, page)
+
+
+def _exams_page(request: Request, db: SessionDep, q: str) -> Response:
     now = utcnow()
     results = search_exams(db, q, now=now) if q.strip() else []
     today = exams_on(db, now) if not q.strip() else []
     tomorrow = exams_on(db, now + timedelta(days=1)) if not q.strip() else []
-    response = render_page(
+    return render_page(
         request,
         "exams/index.html",
         {
@@ -83,7 +90,6 @@ def exams_page(request: Request, db: SessionDep, user: OptionalUser, q: str = ""
             "phase": exam_phase,
         },
     )
-    return conditional(request, response)
 
 
 @router.get("/exams/problems", name="exam_problems")
@@ -129,6 +135,11 @@ async def exams_import_upload(
 @router.get("/exams/{exam_id}", name="exam")
 def exam_page(request: Request, db: SessionDep, user: OptionalUser, exam_id: int) -> Response:
     exam = get_exam(db, exam_id)
+    page = pages.page(request, timetable(db).version, lambda: _exam_page(request, db, exam))
+    return conditional(request, page, last_modified=exam.updated_at)
+
+
+def _exam_page(request: Request, db: SessionDep, exam: ExamView) -> Response:
     now = utcnow()
     instructions_html = None
     if exam.instructions_slug:
@@ -136,7 +147,7 @@ def exam_page(request: Request, db: SessionDep, user: OptionalUser, exam_id: int
             instructions_html = render(get_article(db, exam.instructions_slug, viewer=None).body)
         except HubError:  # archived or made private since: the exam page still works
             instructions_html = None
-    response = render_page(
+    return render_page(
         request,
         "exams/detail.html",
         {
@@ -150,7 +161,6 @@ def exam_page(request: Request, db: SessionDep, user: OptionalUser, exam_id: int
             "statuses": list(ExamStatus),
         },
     )
-    return conditional(request, response, last_modified=exam.updated_at)
 
 
 @router.post("/exams/{exam_id}/status", name="exam_status")
@@ -328,9 +338,13 @@ def api_exams(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:
     """Exams matching a course code or name; without `q`, today's exams."""
-    exams = search_exams(db, q, limit=limit) if q.strip() else exams_on(db, utcnow())[:limit]
-    body = "[" + ",".join(_public(request, e).model_dump_json() for e in exams) + "]"
-    return conditional(request, Response(body, media_type="application/json"))
+
+    def build() -> Response:
+        found = search_exams(db, q, limit=limit) if q.strip() else exams_on(db, utcnow())[:limit]
+        body = "[" + ",".join(_public(request, e).model_dump_json() for e in found) + "]"
+        return Response(body, media_type="application/json")
+
+    return conditional(request, pages.page(request, timetable(db).version, build))
 
 
 @api.get("/{exam_id}", response_model=ExamPublic)
