@@ -136,6 +136,16 @@ def timetable(session: Session, *, now: float | None = None) -> Timetable:
         return fresh
 
 
+def fresh_version(engine_url: str, *, now: float | None = None) -> object | None:
+    """The cached timetable's version if it was checked against the database within
+    CACHE_CHECK_SECONDS, else None (the caller must go through `timetable()`)."""
+    cached = _timetables.get(engine_url)
+    clock = time.monotonic() if now is None else now
+    if cached is None or clock - cached.checked_at >= CACHE_CHECK_SECONDS:
+        return None
+    return cached.version
+
+
 def forget_cache() -> None:
     """Drop cached timetables (after a change in this process, for immediate effect)."""
     _timetables.clear()

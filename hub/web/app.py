@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -17,9 +18,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hub import __version__
 from hub.db import make_engine, writer
 from hub.errors import HubError, InvalidInput, NotSignedIn
+from hub.exams import fresh_version
 from hub.i18n import N_, pick_locale
 from hub.scheduler import Scheduler
 from hub.settings import Settings, get_settings
+from hub.web.caching import PageCacheMiddleware
 from hub.web.deps import load_request_context
 from hub.web.middleware import RequestGuardMiddleware, SecurityHeadersMiddleware
 from hub.web.rendering import Renderer
@@ -69,8 +72,17 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
         }
     )
 
-    # Outermost first: headers on every answer, then sessions, then the body/CSRF guard.
+    # Added innermost first: the body/CSRF guard, cached anonymous pages, sessions, and
+    # security headers outermost (so they are on every answer, cached ones included).
     app.add_middleware(RequestGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Cached anonymous exam pages are answered here, before the framework (the rush).
+    app.add_middleware(
+        PageCacheMiddleware,
+        cache=exams.pages,
+        prefixes=("/exams", "/api/exams"),
+        version=partial(fresh_version, str(engine.url)),
+        locale=pick_locale,
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,

@@ -29,7 +29,7 @@ from hub.i18n import N_
 from hub.models import ExamStatus, Role, utcnow
 from hub.people import require_role
 from hub.shortlinks import qr_code, resolve, short_link_for
-from hub.web.caching import PageCache, conditional
+from hub.web.caching import PageCache
 from hub.web.deps import CurrentUser, OptionalUser, SessionDep, flash
 from hub.web.rendering import render as render_page
 from hub.web.routes.auth import client_address
@@ -69,8 +69,7 @@ def exam_phase(exam: ExamView, now: datetime) -> str:
 
 @router.get("/exams", name="exams")
 def exams_page(request: Request, db: SessionDep, user: OptionalUser, q: str = "") -> Response:
-    page = pages.page(request, timetable(db).version, lambda: _exams_page(request, db, q))
-    return conditional(request, page)
+    return pages.page(request, timetable(db).version, lambda: _exams_page(request, db, q))
 
 
 def _exams_page(request: Request, db: SessionDep, q: str) -> Response:
@@ -135,8 +134,12 @@ async def exams_import_upload(
 @router.get("/exams/{exam_id}", name="exam")
 def exam_page(request: Request, db: SessionDep, user: OptionalUser, exam_id: int) -> Response:
     exam = get_exam(db, exam_id)
-    page = pages.page(request, timetable(db).version, lambda: _exam_page(request, db, exam))
-    return conditional(request, page, last_modified=exam.updated_at)
+    return pages.page(
+        request,
+        timetable(db).version,
+        lambda: _exam_page(request, db, exam),
+        last_modified=exam.updated_at,
+    )
 
 
 def _exam_page(request: Request, db: SessionDep, exam: ExamView) -> Response:
@@ -344,13 +347,14 @@ def api_exams(
         body = "[" + ",".join(_public(request, e).model_dump_json() for e in found) + "]"
         return Response(body, media_type="application/json")
 
-    return conditional(request, pages.page(request, timetable(db).version, build))
+    return pages.page(request, timetable(db).version, build)
 
 
 @api.get("/{exam_id}", response_model=ExamPublic)
 def api_exam(request: Request, db: SessionDep, exam_id: int) -> Response:
     exam = get_exam(db, exam_id)
-    body = _public(request, exam).model_dump_json()
-    return conditional(
-        request, Response(body, media_type="application/json"), last_modified=exam.updated_at
-    )
+
+    def build() -> Response:
+        return Response(_public(request, exam).model_dump_json(), media_type="application/json")
+
+    return pages.page(request, timetable(db).version, build, last_modified=exam.updated_at)
