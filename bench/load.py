@@ -927,6 +927,27 @@ def run(results: dict[str, Any], options: Options | None = None) -> None:
     results.setdefault("benchmarks", {})["exam_load"] = result
 
 
+def git_revision() -> str | None:
+    """The commit measured (+dirty when hub/ or kb/ have uncommitted changes)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "hub", "kb"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.load", description=__doc__.split("\n")[0]
@@ -963,6 +984,7 @@ def main(argv: list[str] | None = None) -> int:
         "when": when.isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()[0]},
         "python": sys.version.split()[0],
+        "git": git_revision(),
         "benchmarks": {},
     }
     run(results, options)
