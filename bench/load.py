@@ -264,17 +264,25 @@ class Server:
         distinct ones; the access log lines are skipped."""
         found: list[str] = []
         in_traceback = False
+        where = ""
         try:
             lines = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             return found
         for line in lines:
             if line.startswith("Traceback"):
-                in_traceback = True
+                in_traceback, where = True, ""
+            elif (
+                in_traceback
+                and line.lstrip().startswith("File ")
+                and ("/hub/" in line or "/kb/" in line)
+            ):
+                where = line.strip()  # the innermost frame of the project's own code
             elif in_traceback and line and not line.startswith((" ", "\t")):
                 in_traceback = False
-                if line not in found:
-                    found.append(line[:300])
+                entry = f"{line[:300]} ({where})" if where else line[:300]
+                if entry not in found:
+                    found.append(entry)
             elif line.startswith(("ERROR", "CRITICAL")) and line[:300] not in found:
                 found.append(line[:300])
             if len(found) >= limit:

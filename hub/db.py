@@ -12,6 +12,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 5000  # writers wait this long for the single SQLite write lock
+POSTGRES_POOL_SIZE = 5  # sync routes run in a 40-thread pool, but most requests need no DB
+POSTGRES_MAX_OVERFLOW = 10
 WRITE_OPTION = "hub_write"  # execution option marking a session that will write
 
 
@@ -50,8 +52,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _on_sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)  # survive a database restart without a hub restart
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    # Per process: 4 web workers x (5 + 10) = 60 connections stays under PostgreSQL's default
+    # max_connections (100) with room for the worker and psql (30 each overflowed it: 500s).
+    kwargs.setdefault("pool_size", POSTGRES_POOL_SIZE)
+    kwargs.setdefault("max_overflow", POSTGRES_MAX_OVERFLOW)
     return create_engine(url, **kwargs)
 
 
