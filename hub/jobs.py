@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from sqlalchemy import delete
@@ -14,6 +15,7 @@ from hub.models import JobRun, utcnow
 from hub.scheduler import PeriodicJob, register_job
 from hub.settings import Settings
 
+log = logging.getLogger(__name__)
 JOB_RUN_RETENTION = timedelta(days=7)  # enough to investigate last week's missed reminder
 
 
@@ -29,3 +31,16 @@ def prune_history(engine: Engine, settings: Settings) -> None:
 
 register_job(PeriodicJob("heartbeat", lambda s: s.scheduler_heartbeat_seconds, heartbeat))
 register_job(PeriodicJob("prune-history", lambda s: 3600, prune_history))
+
+
+def deliver_outbox(engine: Engine, settings: Settings) -> None:
+    from hub.outbox import deliver_outbox as deliver
+
+    report = deliver(engine, settings)
+    if report.errors:
+        log.warning(
+            "outbox: %d sent, %d to retry, %d failed", report.sent, report.retried, report.failed
+        )
+
+
+register_job(PeriodicJob("deliver-outbox", lambda s: s.outbox_interval_seconds, deliver_outbox))

@@ -21,6 +21,12 @@ class Environment(StrEnum):
     production = "production"
 
 
+class SmtpSecurity(StrEnum):
+    none = "none"
+    starttls = "starttls"
+    ssl = "ssl"
+
+
 class SettingsError(RuntimeError):
     """Raised with a plain-language message when the configuration cannot work."""
 
@@ -57,6 +63,16 @@ class Settings(BaseSettings):
     # Scheduler: exactly one per deployment, see hub/scheduler.py.
     scheduler_in_web: bool = True  # `hub serve` runs it when it wins the lock
     scheduler_heartbeat_seconds: Annotated[int, Field(ge=1)] = 60
+
+    # Outgoing mail (hub/mail.py). Without a host, mail stays in the outbox (sent-mail page).
+    smtp_host: str = ""
+    smtp_port: Annotated[int, Field(ge=0, le=65535)] = 0  # 0: 25, 587 or 465 by security
+    smtp_security: SmtpSecurity = SmtpSecurity.starttls
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "Hub de crise <hub@localhost>"
+    smtp_timeout_seconds: Annotated[float, Field(gt=0)] = 15.0
+    outbox_interval_seconds: Annotated[int, Field(ge=1)] = 10  # how often the worker delivers
 
     @field_validator("database_url")
     @classmethod

@@ -5,8 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import hub.models  # noqa: F401  (registers the tables)
-import kb.models  # noqa: F401
+import hub.schema  # noqa: F401  (registers every table)
 from hub.db import make_engine
 from hub.migrate import include_object
 from hub.models import UTCDateTime

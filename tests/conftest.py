@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
+import hub.schema  # noqa: F401  (every table, for truncation)
 from hub.db import make_engine
 from hub.migrate import upgrade
 from hub.settings import Settings, load_settings

@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-import hub.models  # noqa: F401
+import hub.schema  # noqa: F401
 from hub.db import make_engine
 from hub.migrate import current_revision, downgrade, include_object, upgrade
 

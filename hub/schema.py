@@ -1,0 +1,12 @@
+"""Every table of the hub, imported in one place: Alembic autogenerate, the migration
+check and the tests' truncation see the same metadata. Add new model modules here."""
+
+from __future__ import annotations
+
+from sqlmodel import SQLModel
+
+import hub.models  # noqa: F401
+import hub.outbox  # noqa: F401
+import kb.models  # noqa: F401
+
+metadata = SQLModel.metadata
