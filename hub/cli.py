@@ -137,6 +137,50 @@ def worker(ctx: Context, retry_seconds: float) -> None:
     click.echo("worker stopped")
 
 
+# --- outbox --------------------------------------------------------------------------------
+
+
+@main.group()
+def outbox() -> None:
+    """Messages leaving the hub (e-mail, Teams)."""
+
+
+@outbox.command("status")
+@pass_context
+def outbox_status(ctx: Context) -> None:
+    """Count queued, sent and failed messages per channel."""
+    from sqlalchemy import func, select
+
+    from hub.outbox import OutboxMessage
+
+    with session_scope(ctx.engine, write=False) as session:
+        rows = session.execute(
+            select(OutboxMessage.channel, OutboxMessage.status, func.count())  # type: ignore[call-overload]
+            .group_by(OutboxMessage.channel, OutboxMessage.status)
+            .order_by(OutboxMessage.channel, OutboxMessage.status)
+        ).all()
+    if not rows:
+        click.echo("outbox empty")
+    for channel, status, count in rows:
+        click.echo(f"{channel:<6} {status:<8} {count}")
+    if not ctx.settings.smtp_host:
+        click.echo("note: HUB_SMTP_HOST is not set, so e-mail stays queued (see /admin/outbox)")
+
+
+@outbox.command("deliver")
+@pass_context
+def outbox_deliver(ctx: Context) -> None:
+    """Deliver due messages now (the worker does this every HUB_OUTBOX_INTERVAL_SECONDS)."""
+    from hub.outbox import deliver_outbox
+
+    report = deliver_outbox(ctx.engine, ctx.settings)
+    click.echo(f"sent {report.sent}, to retry {report.retried}, failed {report.failed}")
+    for error in report.errors:
+        click.echo(f"  {error}", err=True)
+    if report.failed:
+        raise SystemExit(1)
+
+
 # --- database and demo data --------------------------------------------------------------
 
 

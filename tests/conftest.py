@@ -174,3 +174,14 @@ def app(settings: Settings) -> Any:
 def client(app: Any) -> Iterator[TestClient]:
     with TestClient(app, follow_redirects=False) as client:
         yield client
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Any]:
+    """A running SMTP server on 127.0.0.1 (tests/smtp_server.py); stop()/start() for outages."""
+    from tests.smtp_server import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()

@@ -26,7 +26,7 @@ from hub.web.caching import PageCacheMiddleware
 from hub.web.deps import load_request_context
 from hub.web.middleware import RequestGuardMiddleware, SecurityHeadersMiddleware
 from hub.web.rendering import Renderer
-from hub.web.routes import account, admin, api, auth, departments, exams, health, home
+from hub.web.routes import account, admin, api, auth, departments, exams, health, home, messages
 from hub.web.sessions import SessionMiddleware
 from kb import web as kb_web
 
@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
     app.add_middleware(SecurityHeadersMiddleware)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (home, auth, account, departments, admin, api, health):
+    for module in (home, auth, account, departments, admin, api, health, messages):
         app.include_router(module.router)
     app.include_router(kb_web.router)
     app.include_router(kb_web.api)

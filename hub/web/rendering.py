@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jinja2_fragments import render_block
@@ -13,8 +15,16 @@ from starlette.responses import HTMLResponse
 from hub.i18n import LOCALE_NAMES, LOCALES, translations
 from hub.web.sessions import csrf_token
 
+LOCAL_TIMEZONE = ZoneInfo("Europe/Brussels")
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 PARTIAL_BLOCK = "content"  # what an htmx request gets instead of the whole page
+
+
+def datetime_local(value: datetime | None, pattern: str = "%d/%m/%Y %H:%M") -> str:
+    """A UTC timestamp shown in the college's time zone (Europe/Brussels)."""
+    if value is None:
+        return "—"
+    return value.astimezone(LOCAL_TIMEZONE).strftime(pattern)
 
 
 class Renderer:
@@ -36,6 +46,7 @@ class Renderer:
             # unlike `_()`, whose result Jinja trusts as markup and %-formats, this returns
             # plain text that autoescaping escapes.
             env.filters["translate"] = catalog.gettext
+            env.filters["datetime_local"] = datetime_local
             env.globals.update(globals, locale=locale, locales=LOCALE_NAMES)
             self.environments[locale] = env
 
