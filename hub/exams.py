@@ -74,7 +74,13 @@ class Timetable:
 
 
 _timetables: dict[str, Timetable] = {}
-_lock = threading.Lock()
+_lock = threading.Lock()  # one database check (and rebuild) at a time
+# Re-checks handed to one request by `fresh_version` (database URL -> when), so that the
+# others keep serving the last known version meanwhile instead of all checking at once.
+_claims: dict[str, float] = {}
+_claims_lock = threading.Lock()
+CLAIM_SECONDS = 1.0  # a claimed re-check that never happened (request failed) expires
+_generation = 0  # bumped by forget_cache(): a check that started before must not store
 
 
 def _code_key(code: str) -> str:
@@ -89,66 +95,99 @@ def _version(session: Session) -> tuple[object, ...]:
 
 
 def timetable(session: Session, *, now: float | None = None) -> Timetable:
-    """The cached timetable, refreshed when the exam table changed."""
+    """The cached timetable, refreshed when the exam table changed.
+
+    Single-flight: while one thread checks the database, the others get the copy they
+    already have (at most CACHE_CHECK_SECONDS plus one check old) instead of queueing."""
     key = str(session.get_bind().engine.url)
     clock = time.monotonic() if now is None else now
     cached = _timetables.get(key)
     if cached is not None and clock - cached.checked_at < CACHE_CHECK_SECONDS:
         return cached
-    version = _version(session)
-    if cached is not None and cached.version == version:
-        cached.checked_at = clock
-        return cached
-    with _lock:
-        rows = session.exec(
-            select(ExamSession, Department).join(
-                Department, col(Department.id) == col(ExamSession.department_id)
-            )
-        ).all()
-        exams = {
-            exam.id: ExamView(
-                id=exam.id,
-                course_code=exam.course_code,
-                course_name=exam.course_name,
-                department_code=department.code,
-                department_name=department.name,
-                starts_at=exam.starts_at,
-                ends_at=exam.starts_at + timedelta(minutes=exam.duration_minutes),
-                duration_minutes=exam.duration_minutes,
-                platform=exam.platform.value,
-                access_url=exam.access_url,
-                instructions_slug=exam.instructions_slug,
-                instructions=exam.instructions,
-                contact_email=exam.contact_email,
-                status=exam.status.value,
-                status_note=exam.status_note,
-                previous_starts_at=exam.previous_starts_at,
-                updated_at=exam.updated_at,
-                code_key=_code_key(exam.course_code),
-                terms=tuple(exam.search_text.split()),
-                name_words=tuple(words(f"{exam.course_code} {exam.course_name}")),
-            )
-            for exam, department in rows
-            if exam.id is not None
-        }
-        fresh = Timetable(version=version, exams=exams, checked_at=clock)
-        _timetables[key] = fresh
+    if not _lock.acquire(blocking=cached is None):
+        return cached  # type: ignore[return-value]  # (blocking when there is no copy)
+    try:
+        latest = _timetables.get(key)
+        if latest is not None and clock - latest.checked_at < CACHE_CHECK_SECONDS:
+            return latest  # checked by another thread while this one waited
+        generation = _generation
+        version = _version(session)
+        if latest is not None and latest.version == version:
+            fresh = Timetable(version=version, exams=latest.exams, checked_at=clock)
+        else:
+            fresh = Timetable(version=version, exams=_load(session), checked_at=clock)
+        if generation == _generation:  # not forgotten meanwhile (a change in this process)
+            _timetables[key] = fresh
+            with _claims_lock:
+                _claims.pop(key, None)
         return fresh
+    finally:
+        _lock.release()
+
+
+def _load(session: Session) -> dict[int, ExamView]:
+    rows = session.exec(
+        select(ExamSession, Department).join(
+            Department, col(Department.id) == col(ExamSession.department_id)
+        )
+    ).all()
+    return {
+        exam.id: ExamView(
+            id=exam.id,
+            course_code=exam.course_code,
+            course_name=exam.course_name,
+            department_code=department.code,
+            department_name=department.name,
+            starts_at=exam.starts_at,
+            ends_at=exam.starts_at + timedelta(minutes=exam.duration_minutes),
+            duration_minutes=exam.duration_minutes,
+            platform=exam.platform.value,
+            access_url=exam.access_url,
+            instructions_slug=exam.instructions_slug,
+            instructions=exam.instructions,
+            contact_email=exam.contact_email,
+            status=exam.status.value,
+            status_note=exam.status_note,
+            previous_starts_at=exam.previous_starts_at,
+            updated_at=exam.updated_at,
+            code_key=_code_key(exam.course_code),
+            terms=tuple(exam.search_text.split()),
+            name_words=tuple(words(f"{exam.course_code} {exam.course_name}")),
+        )
+        for exam, department in rows
+        if exam.id is not None
+    }
 
 
 def fresh_version(engine_url: str, *, now: float | None = None) -> object | None:
-    """The cached timetable's version if it was checked against the database within
-    CACHE_CHECK_SECONDS, else None (the caller must go through `timetable()`)."""
+    """The version of the cached timetable, for answering from cached pages; None when the
+    caller must go through `timetable()` (which checks the database).
+
+    Within CACHE_CHECK_SECONDS of the last check, everyone gets the version. After that, one
+    caller gets None and so re-checks (the check is claimed for it), and the others keep
+    getting the last known version until that check is done: a due check never sends the
+    whole crowd to the database at once."""
     cached = _timetables.get(engine_url)
-    clock = time.monotonic() if now is None else now
-    if cached is None or clock - cached.checked_at >= CACHE_CHECK_SECONDS:
+    if cached is None:
         return None
-    return cached.version
+    clock = time.monotonic() if now is None else now
+    if clock - cached.checked_at < CACHE_CHECK_SECONDS:
+        return cached.version
+    with _claims_lock:
+        claimed = _claims.get(engine_url)
+        if claimed is not None and clock - claimed < CLAIM_SECONDS:
+            return cached.version
+        _claims[engine_url] = clock
+    return None
 
 
 def forget_cache() -> None:
     """Drop cached timetables (after a change in this process, for immediate effect)."""
+    global _generation
+    _generation += 1
     _timetables.clear()
+    with _claims_lock:
+        _claims.clear()
 
 
 def get_exam(session: Session, exam_id: int) -> ExamView:

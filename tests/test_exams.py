@@ -5,7 +5,10 @@ links."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,11 +18,20 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from hub.errors import InvalidInput, PermissionDenied
 from hub.exam_import import LOCAL_TIME
-from hub.exams import ExamView, change_status, forget_cache, get_exam
+from hub.exams import (
+    ExamView,
+    change_status,
+    forget_cache,
+    fresh_version,
+    get_exam,
+    timetable,
+)
 from hub.models import ExamProblem, ExamSession, ExamStatus, Role, User, id_of
 from kb.articles import save_article
 from kb.importer import parse_file
@@ -594,3 +606,70 @@ def test_poster_for_a_knowledge_base_article(client: TestClient, exams: Timetabl
 
     assert client.get("/poster", params={"target": "/admin/people"}).status_code == 404
     assert client.get("/poster", params={"target": "/kb/pas-un-article"}).status_code == 404
+
+
+# --- the timetable cache in the rush: a due check is made once, not by everyone ---------
+
+
+def test_a_due_check_is_handed_to_one_request_the_others_keep_the_version(
+    db: Session, exams: Timetable
+) -> None:
+    url = str(db.get_bind().engine.url)
+    first = timetable(db, now=100.0)
+    assert fresh_version(url, now=101.0) == first.version  # checked less than 2 s ago
+    assert fresh_version(url, now=103.0) is None  # due: this request goes and checks
+    assert fresh_version(url, now=103.1) == first.version  # the others keep answering
+    assert fresh_version(url, now=103.2) == first.version
+    timetable(db, now=103.3)  # the check, done by the first one
+    assert fresh_version(url, now=103.4) == first.version
+    assert fresh_version(url, now=106.0) is None
+    # A request that took the check and never made it (it failed) does not block it long.
+    assert fresh_version(url, now=106.5) == first.version
+    assert fresh_version(url, now=107.5) is None
+
+
+def test_threads_finding_the_check_due_query_the_database_once(
+    engine: Engine, exams: Timetable
+) -> None:
+    with Session(engine) as session:
+        timetable(session, now=100.0)
+    checks: list[str] = []
+
+    def slow_version_query(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "exam_session" in statement and "count(" in statement.lower():
+            checks.append(statement)
+            time.sleep(0.2)  # a database busy with the rush
+
+    readers = 8
+    start = threading.Barrier(readers)
+
+    def read() -> object:
+        with Session(engine) as session:
+            start.wait()
+            return timetable(session, now=103.0).version
+
+    event.listen(engine, "before_cursor_execute", slow_version_query)
+    try:
+        with ThreadPoolExecutor(readers) as pool:
+            versions = set(pool.map(lambda _: read(), range(readers)))
+    finally:
+        event.remove(engine, "before_cursor_execute", slow_version_query)
+    assert len(checks) == 1 and len(versions) == 1
+
+
+def test_a_change_made_during_a_check_is_not_hidden_by_it(engine: Engine, exams: Timetable) -> None:
+    url = str(engine.url)
+    with Session(engine) as session:
+        timetable(session, now=100.0)
+
+    def change_meanwhile(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "exam_session" in statement and "count(" in statement.lower():
+            forget_cache()  # another thread of this process changed an exam right now
+
+    event.listen(engine, "before_cursor_execute", change_meanwhile)
+    try:
+        with Session(engine) as session:
+            timetable(session, now=103.0)  # read before the change: must not be kept
+    finally:
+        event.remove(engine, "before_cursor_execute", change_meanwhile)
+    assert fresh_version(url, now=103.1) is None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
@@ -82,22 +84,46 @@ def page_key(
     return (path, query, locale, hx, restore, version, int(time.time() // 60))
 
 
+def previous_minute(key: tuple[object, ...]) -> tuple[object, ...]:
+    """The same page's key one minute earlier (see `PageCacheMiddleware`)."""
+    minute = key[-1]
+    assert isinstance(minute, int)
+    return (*key[:-1], minute - 1)
+
+
+CLAIM = "hub.page_cache.claim"  # ASGI scope key: the render this request must do for others
+WAIT_SECONDS = 5.0  # longest a request waits for another one's render before doing its own
+
+
+def _settle(future: Future[CachedPage | None], page: CachedPage | None) -> None:
+    if not future.done():
+        future.set_result(page)
+
+
 class PageCache:
     """Rendered anonymous pages kept in this process, so the rush costs no rendering.
 
     The key holds everything the page depends on: address, language, htmx partial or not,
     a version of the data (the timetable's) and the current minute (countdowns). Signed-in
     readers and pages with a message to show are never cached. `PageCacheMiddleware`
-    answers from the same cache before the framework runs."""
+    answers from the same cache before the framework runs.
+
+    Single-flight: when a key changes (every minute, or with the data), all the requests in
+    flight miss at once; one of them renders (it holds the key's future in `_pending`) and
+    the others wait for its result instead of rendering the same page again."""
 
     def __init__(self, size: int = PAGE_CACHE_SIZE) -> None:
         self.size = size
         self._entries: OrderedDict[tuple[object, ...], CachedPage] = OrderedDict()
+        self._pending: dict[tuple[object, ...], Future[CachedPage | None]] = {}
         self._lock = threading.Lock()
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            for future in self._pending.values():
+                _settle(future, None)
+            self._pending.clear()
 
     def get(self, key: tuple[object, ...]) -> CachedPage | None:
         with self._lock:
@@ -105,6 +131,40 @@ class PageCache:
             if hit is not None:
                 self._entries.move_to_end(key)
             return hit
+
+    def claim(self, key: tuple[object, ...]) -> tuple[bool, CachedPage | Future[CachedPage | None]]:
+        """Who renders `key`: (True, future to settle) for the caller, which must then call
+        `settle`; (False, the page) when it arrived meanwhile; (False, the render in progress
+        to wait for) when another caller renders it."""
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None:
+                return False, hit
+            pending = self._pending.get(key)
+            if pending is not None:
+                return False, pending
+            future: Future[CachedPage | None] = Future()
+            future.set_running_or_notify_cancel()  # waiters giving up cannot cancel it
+            self._pending[key] = future
+            return True, future
+
+    def pending(self, key: tuple[object, ...]) -> Future[CachedPage | None] | None:
+        with self._lock:
+            return self._pending.get(key)
+
+    def settle(
+        self, key: tuple[object, ...], future: Future[CachedPage | None], page: CachedPage | None
+    ) -> None:
+        """Store the rendered page (None: not cacheable, or failed) and wake the waiters."""
+        with self._lock:
+            if page is not None:
+                self._entries[key] = page
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+            if self._pending.get(key) is future:
+                del self._pending[key]
+        _settle(future, page)
 
     def page(
         self,
@@ -126,8 +186,24 @@ class PageCache:
             request.headers.get("hx-history-restore-request"),
             version,
         )
-        hit = self.get(key)
-        if hit is None:
+        if_none_match = request.headers.get("if-none-match", "")
+        claimed = request.scope.get(CLAIM)
+        if claimed is not None and claimed[0] == key:
+            mine, found = True, claimed[1]  # PageCacheMiddleware claimed it for this request
+        else:
+            mine, found = self.claim(key)
+        if isinstance(found, CachedPage):
+            return found.response(if_none_match)
+        if not mine:
+            try:
+                waited = found.result(timeout=WAIT_SECONDS)
+            except TimeoutError:
+                waited = None
+            if waited is not None:
+                return waited.response(if_none_match)
+            return conditional(request, build(), last_modified=last_modified)  # uncached
+        hit = None
+        try:
             response = build()
             if response.status_code != 200:
                 return response
@@ -137,18 +213,22 @@ class PageCache:
                 headers=tuple(finished.raw_headers),
                 etag=finished.headers["etag"],
             )
-            with self._lock:
-                self._entries[key] = hit
-                while len(self._entries) > self.size:
-                    self._entries.popitem(last=False)
-        return hit.response(request.headers.get("if-none-match", ""))
+        finally:
+            self.settle(key, found, hit)
+        assert hit is not None
+        return hit.response(if_none_match)
 
 
 class PageCacheMiddleware:
     """Serve cached anonymous pages (and their 304s) before FastAPI runs: the exam-morning
     crowd then costs a dictionary lookup. Anything it cannot answer safely goes on to the
     app: signed-in or token requests, pending messages, or a data version not checked in
-    the last seconds (the app re-checks it and renders)."""
+    the last seconds (the app re-checks it and renders; `version` hands that re-check to
+    one request and gives the others the last known version meanwhile).
+
+    On a miss, one request goes on to render (it claims the key) and the others do not
+    follow it into the app: they get the same page one minute older if there is one (the
+    minute only moves countdowns), else they wait for the render."""
 
     def __init__(
         self,
@@ -173,32 +253,63 @@ class PageCacheMiddleware:
         ):
             session = scope.get("session") or {}
             headers = Headers(scope=scope)
-            version = self.version()
-            if (
-                version is not None
-                and "uid" not in session
-                and "flash" not in session
-                and "authorization" not in headers
-            ):
-                key = page_key(
-                    scope["path"],
-                    scope["query_string"].decode("latin-1"),
-                    self.locale(session.get("lang")),
-                    headers.get("hx-request"),
-                    headers.get("hx-history-restore-request"),
-                    version,
-                )
-                hit = self.cache.get(key)
-                if hit is not None:
-                    status = hit.status_for(headers.get("if-none-match", ""))
-                    await send(
-                        {
-                            "type": "http.response.start",
-                            "status": status,
-                            "headers": hit.asgi_headers(status),
-                        }
+            if "uid" not in session and "flash" not in session and "authorization" not in headers:
+                version = self.version()
+                if version is not None:
+                    key = page_key(
+                        scope["path"],
+                        scope["query_string"].decode("latin-1"),
+                        self.locale(session.get("lang")),
+                        headers.get("hx-request"),
+                        headers.get("hx-history-restore-request"),
+                        version,
                     )
-                    body = hit.body if status == 200 and scope["method"] == "GET" else b""
-                    await send({"type": "http.response.body", "body": body})
-                    return
+                    hit = self.cache.get(key)
+                    if hit is None and self.cache.pending(key) is not None:
+                        hit = self.cache.get(previous_minute(key))
+                    if hit is None:
+                        mine, found = self.cache.claim(key)
+                        if mine:
+                            assert isinstance(found, Future)
+                            await self._render(scope, receive, send, key, found)
+                            return
+                        hit = await self._wait(found)
+                    if hit is not None:
+                        await self._replay(hit, scope, headers, send)
+                        return
         await self.app(scope, receive, send)
+
+    async def _render(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        key: tuple[object, ...],
+        future: Future[CachedPage | None],
+    ) -> None:
+        """Go on to the app, which renders and settles the claim (`PageCache.page`); if it
+        does not (an error, another version by then), release the waiters anyway."""
+        scope[CLAIM] = (key, future)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if not future.done():
+                self.cache.settle(key, future, None)
+
+    @staticmethod
+    async def _wait(found: CachedPage | Future[CachedPage | None]) -> CachedPage | None:
+        if isinstance(found, CachedPage):
+            return found
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(found), WAIT_SECONDS)
+        except TimeoutError:
+            return None  # go render it yourself
+
+    @staticmethod
+    async def _replay(hit: CachedPage, scope: Scope, headers: Headers, send: Send) -> None:
+        status = hit.status_for(headers.get("if-none-match", ""))
+        await send(
+            {"type": "http.response.start", "status": status, "headers": hit.asgi_headers(status)}
+        )
+        body = hit.body if status == 200 and scope["method"] == "GET" else b""
+        await send({"type": "http.response.body", "body": body})
