@@ -8,5 +8,6 @@ from sqlmodel import SQLModel
 import hub.models  # noqa: F401
 import hub.outbox  # noqa: F401
 import kb.models  # noqa: F401
+import webinars.models  # noqa: F401
 
 metadata = SQLModel.metadata
