@@ -372,6 +372,9 @@ def report_problem(
     )
     session.add(problem)
     session.flush()
+    from hub.questions.asking import question_from_exam_problem  # the referents' queue
+
+    question_from_exam_problem(session, problem)
     return problem
 
 
