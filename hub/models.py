@@ -59,6 +59,9 @@ class Department(SQLModel, table=True):
     code: str = Field(max_length=20, unique=True, index=True)
     name: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    # The department's own Teams channel ("<channel id>" in the crisis team, or
+    # "<team id>/<channel id>"); empty: its posts go to the crisis channel (hub/teams/).
+    teams_channel_id: str | None = Field(default=None, max_length=300)
 
 
 class User(SQLModel, table=True):

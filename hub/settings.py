@@ -103,6 +103,21 @@ class Settings(BaseSettings):
         parse_holidays(value)
         return value
 
+    # Microsoft Teams (hub/teams/). Graph mode: a delegated service account signed in once
+    # with `hub teams login` (tenant + client id) or a bearer token (HUB_TEAMS_STATIC_TOKEN),
+    # plus the crisis team and channel. Workflows mode: a webhook URL (posting only).
+    # Nothing set: Teams posts stay in the outbox, readable on the outbox page.
+    teams_tenant_id: str = ""
+    teams_client_id: str = ""  # app registration allowing public client flows (device code)
+    teams_team_id: str = ""  # the crisis team (a group id)
+    teams_channel_id: str = ""  # its crisis channel, e.g. 19:...@thread.tacv2
+    teams_graph_url: str = "https://graph.microsoft.com/v1.0"
+    teams_static_token: str = ""  # bearer token used instead of the sign-in (tests, short runs)
+    teams_token_cache: Path | None = None  # default: <data_dir>/teams-token-cache.json (0600)
+    teams_webhook_url: str = ""  # Teams Workflows "post to a channel" webhook
+    teams_feed_refresh_seconds: Annotated[int, Field(ge=30)] = 300  # home page channel feed
+    teams_timeout_seconds: Annotated[float, Field(gt=0)] = 20.0
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
@@ -116,6 +131,14 @@ class Settings(BaseSettings):
                 "must start with sqlite:// or postgresql:// (got "
                 f"{value.split(':', 1)[0]!r}); other databases are not supported"
             )
+        return value
+
+    @field_validator("teams_graph_url")
+    @classmethod
+    def _graph_url_without_slash(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// for a local test server)")
         return value
 
     @field_validator("base_url")
@@ -166,6 +189,20 @@ class Settings(BaseSettings):
             and self.oidc_client_secret
             and (self.oidc_tenant_id or self.oidc_metadata_url)
         )
+
+    @property
+    def teams_mode(self) -> str:
+        """"graph" (post and read), "webhook" (post only) or "" (Teams not configured)."""
+        signed_in = self.teams_static_token or (self.teams_tenant_id and self.teams_client_id)
+        if self.teams_team_id and self.teams_channel_id and signed_in:
+            return "graph"
+        if self.teams_webhook_url:
+            return "webhook"
+        return ""
+
+    @property
+    def teams_token_cache_path(self) -> Path:
+        return self.teams_token_cache or self.data_dir / "teams-token-cache.json"
 
     @property
     def oidc_discovery_url(self) -> str:
