@@ -118,6 +118,20 @@ class Settings(BaseSettings):
     teams_feed_refresh_seconds: Annotated[int, Field(ge=30)] = 300  # home page channel feed
     teams_timeout_seconds: Annotated[float, Field(gt=0)] = 20.0
 
+    # Webinars (webinars/): reminder mails before each session, e.g. "24h,15m" (units d, h,
+    # m; empty: none), and how often the worker looks for due reminders.
+    webinar_reminders: str = "24h,15m"
+    webinar_reminder_interval_seconds: Annotated[int, Field(ge=5)] = 60
+
+    @field_validator("webinar_reminders")
+    @classmethod
+    def _check_webinar_reminders(cls, value: str) -> str:
+        items = [item.strip().lower() for item in value.split(",") if item.strip()]
+        for item in items:
+            if not re.fullmatch(r"\d{1,4}[dhm]", item) or int(item[:-1]) == 0:
+                raise ValueError(f"{item!r}: expected durations such as 24h, 15m or 2d")
+        return ",".join(items)
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:
