@@ -152,3 +152,37 @@ def load_demo_exams(session: Session) -> int:
     cancelled.status_note = "Remplacé par un travail à remettre : consignes sur Moodle."
     session.flush()
     return len(rows)
+
+
+def load_demo_webinars(session: Session) -> int:
+    """A weekly webinar series (Tuesday and Thursday 15:00, Wednesday 10:00) over the next
+    two weeks, hosted by the e-learning team (only into an empty series table)."""
+    from webinars.models import WebinarSeries
+    from webinars.series import create_series
+
+    if session.exec(select(WebinarSeries)).first() is not None:
+        return 0
+    team = get_user_by_email(session, f"equipe.elearning@{DEMO_DOMAIN}")
+    if team is None:
+        return 0
+    today = datetime.now(LOCAL_TIME).date()
+    _series, sessions = create_series(
+        session,
+        actor=team,
+        title="Les rendez-vous de l'enseignement à distance",
+        description=(
+            "Une heure pour poser vos questions sur Moodle, Teams et l'évaluation à distance. "
+            "Envoyez vos questions à l'avance : les plus votées passent en premier."
+        ),
+        pattern="mardi 15:00, mercredi 10:00, jeudi 15:00",
+        starts_on=today + timedelta(days=1),
+        ends_on=today + timedelta(days=14),
+        duration_minutes=60,
+        capacity=100,
+        hosts=[team.email],
+    )
+    for webinar in sessions:
+        webinar.join_url = "https://teams.microsoft.com/l/meetup-join/demo-webinaire"
+        session.add(webinar)
+    session.flush()
+    return len(sessions)

@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
     app.include_router(kb_web.api)
     app.include_router(exams.router)
     app.include_router(exams.api)
+    app.include_router(webinars_web.router)  # pages, /calendar feeds, /api/webinars
     _install_error_pages(app)
     return app
 

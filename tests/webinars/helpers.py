@@ -54,6 +54,7 @@ def teachers(db: Session, count: int) -> list[User]:
 
 
 def mails(db: Session, *, to: str | None = None, kind: str | None = None) -> list[OutboxMessage]:
+    db.commit()  # end the test's read transaction: see what the app committed since
     query = select(OutboxMessage).where(OutboxMessage.channel == "email")
     if to is not None:
         query = query.where(OutboxMessage.recipient == to)
