@@ -86,6 +86,7 @@ def load_demo(session: Session) -> dict[str, int]:
             )
     session.flush()
     created["exams"] = load_demo_exams(session)
+    created["webinars"] = load_demo_webinars(session)
     return created
 
 

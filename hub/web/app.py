@@ -29,6 +29,7 @@ from hub.web.rendering import Renderer
 from hub.web.routes import account, admin, api, auth, departments, exams, health, home, messages
 from hub.web.sessions import SessionMiddleware
 from kb import web as kb_web
+from webinars import web as webinars_web
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
