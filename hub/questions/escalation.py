@@ -26,6 +26,7 @@ from typing import TypeVar
 from sqlalchemy import exists, func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from hub.db import session_scope
@@ -176,9 +177,8 @@ def _level_one(session: Session, now: datetime, current: Profile, report: SweepR
 
 def _level_two(session: Session, now: datetime, current: Profile, report: SweepReport) -> None:
     cutoff = current.schedule.subtract(now, current.central_hours)
-    second = select(Escalation.id).where(
-        Escalation.question_id == Question.id, Escalation.level == 2
-    )
+    later = aliased(Escalation)
+    second = select(later.id).where(later.question_id == Question.id, later.level == 2)
     due = session.exec(
         select(Question)
         .join(Escalation, col(Escalation.question_id) == col(Question.id))

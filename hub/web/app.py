@@ -27,6 +27,8 @@ from hub.web.deps import load_request_context
 from hub.web.middleware import RequestGuardMiddleware, SecurityHeadersMiddleware
 from hub.web.rendering import Renderer
 from hub.web.routes import account, admin, api, auth, departments, exams, health, home, messages
+from hub.web.routes import questions as questions_routes
+from hub.web.routes import queues as queues_routes
 from hub.web.sessions import SessionMiddleware
 from kb import web as kb_web
 from webinars import web as webinars_web
@@ -98,6 +100,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
     app.include_router(kb_web.api)
     app.include_router(exams.router)
     app.include_router(exams.api)
+    app.include_router(questions_routes.router)  # before queues: /questions/new, then ids
+    app.include_router(queues_routes.router)
     app.include_router(webinars_web.router)  # pages, /calendar feeds, /api/webinars
     _install_error_pages(app)
     return app

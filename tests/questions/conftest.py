@@ -51,6 +51,7 @@ def local(*args: int) -> datetime:
 
 
 def mails(db: Session, kind: str | None = None, to: str | None = None) -> list[OutboxMessage]:
+    db.commit()  # a new transaction: see what other sessions committed
     db.expire_all()
     query = select(OutboxMessage).where(OutboxMessage.channel == "email")
     if kind:
@@ -61,6 +62,7 @@ def mails(db: Session, kind: str | None = None, to: str | None = None) -> list[O
 
 
 def posts(db: Session, kind: str | None = None) -> list[OutboxMessage]:
+    db.commit()  # a new transaction: see what other sessions committed
     db.expire_all()
     query = select(OutboxMessage).where(OutboxMessage.channel == "teams")
     if kind:

@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import Session, select
 
 from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from hub.models import ExamSession, Platform, utcnow
 from hub.exams import report_problem
+from hub.models import ExamSession, Platform, utcnow
 from hub.people import get_department
 from hub.questions import answers, asking, escalation, knowledge, merging, queues
 from hub.questions.attachments import Upload
@@ -21,7 +21,14 @@ from kb.models import Status
 from tests.questions.conftest import PNG, College, mails, posts
 
 
-def ask(db: Session, settings: Settings, user, title="Moodle refuse mon devoir", body="Erreur 500 au dépôt du fichier.", **kw):  # type: ignore[no-untyped-def]
+def ask(
+    db: Session,
+    settings: Settings,
+    user,
+    title="Moodle refuse mon devoir",
+    body="Erreur 500 au dépôt du fichier.",
+    **kw,
+):  # type: ignore[no-untyped-def]
     question = asking.ask(db, actor=user, title=title, body=body, data_dir=settings.data_dir, **kw)
     db.commit()
     return question
@@ -39,11 +46,26 @@ def test_whole_loop(db: Session, settings: Settings, college: College) -> None:
 
     # The referent sees it in the department queue, answers, writes an internal note.
     sla = profile(db, settings)
-    rows = queues.combined_queue(db, actor=college.referent, filters=queues.QueueFilters(), profile=sla)
+    rows = queues.combined_queue(
+        db, actor=college.referent, filters=queues.QueueFilters(), profile=sla
+    )
     assert [r.question.id for r in rows] == [question.id]
     assert rows[0].due_at is not None
-    answers.answer(db, actor=college.referent, question_id=question.id, body="Note : déjà vu hier.", internal=True, data_dir=settings.data_dir)
-    answers.answer(db, actor=college.referent, question_id=question.id, body="Videz le cache puis réessayez.", data_dir=settings.data_dir)
+    answers.answer(
+        db,
+        actor=college.referent,
+        question_id=question.id,
+        body="Note : déjà vu hier.",
+        internal=True,
+        data_dir=settings.data_dir,
+    )
+    answers.answer(
+        db,
+        actor=college.referent,
+        question_id=question.id,
+        body="Videz le cache puis réessayez.",
+        data_dir=settings.data_dir,
+    )
     db.commit()
     db.refresh(question)
     assert question.status == "answered"
@@ -75,7 +97,10 @@ def test_whole_loop(db: Session, settings: Settings, college: College) -> None:
     db.refresh(question)
     assert question.status == "open" and question.first_response_at is None
     assert question.clock_started_at > before and question.resolved_at is None
-    actions = [e.action for e in answers.view_question(db, actor=college.elearning, question_id=question.id).events]
+    actions = [
+        e.action
+        for e in answers.view_question(db, actor=college.elearning, question_id=question.id).events
+    ]
     assert actions[-3:] == ["replied", "resolved", "reopened"]
 
     # A colleague cannot reply to or reopen someone else's question.
@@ -85,7 +110,9 @@ def test_whole_loop(db: Session, settings: Settings, college: College) -> None:
     # Manual escalation with a reason; only once.
     with pytest.raises(InvalidInput):
         escalation.escalate(db, actor=college.referent, question_id=question.id, reason=" ")
-    escalation.escalate(db, actor=college.referent, question_id=question.id, reason="Bug Moodle côté serveur")
+    escalation.escalate(
+        db, actor=college.referent, question_id=question.id, reason="Bug Moodle côté serveur"
+    )
     db.commit()
     with pytest.raises(Conflict):
         escalation.escalate(db, actor=college.referent, question_id=question.id, reason="encore")
@@ -94,26 +121,59 @@ def test_whole_loop(db: Session, settings: Settings, college: College) -> None:
     assert [m.recipient for m in team] == [college.elearning.email]
     assert "Bug Moodle" in team[0].body_text
     assert [p.recipient for p in posts(db, "question.escalated.1")] == ["crisis"]
-    central = queues.elearning_queue(db, actor=college.elearning, filters=queues.QueueFilters(), profile=sla)
+    central = queues.elearning_queue(
+        db, actor=college.elearning, filters=queues.QueueFilters(), profile=sla
+    )
     assert [r.question.id for r in central] == [question.id]
     with pytest.raises(PermissionDenied):
-        queues.elearning_queue(db, actor=college.referent, filters=queues.QueueFilters(), profile=sla)
+        queues.elearning_queue(
+            db, actor=college.referent, filters=queues.QueueFilters(), profile=sla
+        )
 
     # The central team answers and turns it into a draft KB article linked to the question.
-    answers.answer(db, actor=college.elearning, question_id=question.id, body="Corrigé côté serveur.", data_dir=settings.data_dir)
+    answers.answer(
+        db,
+        actor=college.elearning,
+        question_id=question.id,
+        body="Corrigé côté serveur.",
+        data_dir=settings.data_dir,
+    )
     article = knowledge.draft_article(db, actor=college.elearning, question_id=question.id)
     db.commit()
     assert article.status is Status.draft
     assert "Corrigé côté serveur" in article.body and "Erreur 500" in article.body
     db.refresh(question)
     assert question.article_id == article.id
-    assert knowledge.draft_article(db, actor=college.elearning, question_id=question.id).id == article.id
+    assert (
+        knowledge.draft_article(db, actor=college.elearning, question_id=question.id).id
+        == article.id
+    )
 
 
-def test_merge_answers_once_and_notifies_every_asker(db: Session, settings: Settings, college: College) -> None:
-    first = ask(db, settings, college.teacher, title="Teams : pas de son en réunion", body="Mes étudiants ne m'entendent pas dans Teams.")
-    second = ask(db, settings, college.colleague, title="Pas de son dans Teams", body="Micro muet en réunion Teams.")
-    third = ask(db, settings, college.teacher, title="Son coupé Teams cours", body="Le son de Teams se coupe en réunion.")
+def test_merge_answers_once_and_notifies_every_asker(
+    db: Session, settings: Settings, college: College
+) -> None:
+    first = ask(
+        db,
+        settings,
+        college.teacher,
+        title="Teams : pas de son en réunion",
+        body="Mes étudiants ne m'entendent pas dans Teams.",
+    )
+    second = ask(
+        db,
+        settings,
+        college.colleague,
+        title="Pas de son dans Teams",
+        body="Micro muet en réunion Teams.",
+    )
+    third = ask(
+        db,
+        settings,
+        college.teacher,
+        title="Son coupé Teams cours",
+        body="Le son de Teams se coupe en réunion.",
+    )
     similar = merging.similar_questions(db, actor=college.referent, question_id=first.id)
     assert {s.question.id for s in similar} >= {second.id}
     merging.merge(db, actor=college.referent, duplicate_id=second.id, into_id=first.id)
@@ -126,9 +186,18 @@ def test_merge_answers_once_and_notifies_every_asker(db: Session, settings: Sett
     with pytest.raises(Conflict):
         merging.merge(db, actor=college.referent, duplicate_id=second.id, into_id=first.id)
     db.rollback()
-    assert {m.recipient for m in mails(db, "question.merged")} == {college.colleague.email, college.teacher.email}
+    assert {m.recipient for m in mails(db, "question.merged")} == {
+        college.colleague.email,
+        college.teacher.email,
+    }
 
-    answers.answer(db, actor=college.referent, question_id=first.id, body="Vérifiez le périphérique audio choisi.", data_dir=settings.data_dir)
+    answers.answer(
+        db,
+        actor=college.referent,
+        question_id=first.id,
+        body="Vérifiez le périphérique audio choisi.",
+        data_dir=settings.data_dir,
+    )
     db.commit()
     recipients = sorted(m.recipient for m in mails(db, "question.answer"))
     assert recipients == sorted([college.teacher.email, college.colleague.email])  # once each
@@ -140,10 +209,14 @@ def test_merge_answers_once_and_notifies_every_asker(db: Session, settings: Sett
     with pytest.raises(NotFound):
         answers.view_question(db, actor=college.colleague, question_id=first.id)
     with pytest.raises(Conflict):
-        answers.answer(db, actor=college.referent, question_id=second.id, body="x", data_dir=settings.data_dir)
+        answers.answer(
+            db, actor=college.referent, question_id=second.id, body="x", data_dir=settings.data_dir
+        )
 
 
-def test_exam_problem_becomes_urgent_question(db: Session, settings: Settings, college: College) -> None:
+def test_exam_problem_becomes_urgent_question(
+    db: Session, settings: Settings, college: College
+) -> None:
     exam = ExamSession(
         course_code="MATH101",
         course_name="Mathématiques",
@@ -156,7 +229,15 @@ def test_exam_problem_becomes_urgent_question(db: Session, settings: Settings, c
     )
     db.add(exam)
     db.commit()
-    report_problem(db, exam_id=exam.id, name="Léa Martin", email="lea@etu.example", student_number="123", message="Le quiz ne s'ouvre pas", address="10.0.0.1")
+    report_problem(
+        db,
+        exam_id=exam.id,
+        name="Léa Martin",
+        email="lea@etu.example",
+        student_number="123",
+        message="Le quiz ne s'ouvre pas",
+        address="10.0.0.1",
+    )
     db.commit()
     question = db.exec(select(Question)).one()
     assert question.priority == "urgent" and question.source == "exam"
@@ -164,7 +245,13 @@ def test_exam_problem_becomes_urgent_question(db: Session, settings: Settings, c
     assert "MATH101" in question.title
     assert [m.recipient for m in mails(db, "question.new")] == [college.referent.email]
     assert mails(db, "question.new")[0].subject.startswith("URGENT")
-    answers.answer(db, actor=college.referent, question_id=question.id, body="Rechargez la page du quiz.", data_dir=settings.data_dir)
+    answers.answer(
+        db,
+        actor=college.referent,
+        question_id=question.id,
+        body="Rechargez la page du quiz.",
+        data_dir=settings.data_dir,
+    )
     db.commit()
     assert [m.recipient for m in mails(db, "question.answer")] == ["lea@etu.example"]
 
@@ -174,14 +261,22 @@ def test_backup_referent_covers_absence(db: Session, settings: Settings, college
 
     sla = profile(db, settings)
     question = ask(db, settings, college.teacher)
-    backup_rows = queues.combined_queue(db, actor=college.other_referent, filters=queues.QueueFilters(), profile=sla)
+    backup_rows = queues.combined_queue(
+        db, actor=college.other_referent, filters=queues.QueueFilters(), profile=sla
+    )
     assert question.id not in [r.question.id for r in backup_rows]
-    queues.set_absence(db, actor=college.referent, user=college.referent, until=utcnow() + timedelta(days=3))
+    queues.set_absence(
+        db, actor=college.referent, user=college.referent, until=utcnow() + timedelta(days=3)
+    )
     db.commit()
-    backup_rows = queues.combined_queue(db, actor=college.other_referent, filters=queues.QueueFilters(), profile=sla)
+    backup_rows = queues.combined_queue(
+        db, actor=college.other_referent, filters=queues.QueueFilters(), profile=sla
+    )
     assert question.id in [r.question.id for r in backup_rows]
     second = ask(db, settings, college.colleague, title="Quiz Moodle bloqué")
-    assert [m.recipient for m in mails(db, "question.new") if str(second.id) in m.dedupe_key] == [college.other_referent.email]
+    assert [m.recipient for m in mails(db, "question.new") if str(second.id) in m.dedupe_key] == [
+        college.other_referent.email
+    ]
     with pytest.raises(PermissionDenied):
         queues.set_absence(db, actor=college.other_referent, user=college.referent, until=None)
 
@@ -191,54 +286,134 @@ def test_validation_and_roles(db: Session, settings: Settings, college: College)
         asking.ask(db, actor=college.teacher, title="abc", body="", data_dir=settings.data_dir)
     assert set(error.value.fields) == {"title", "body"}
     with pytest.raises(PermissionDenied):
-        asking.ask(db, actor=college.student, title="Une question", body="texte", data_dir=settings.data_dir)
+        asking.ask(
+            db,
+            actor=college.student,
+            title="Une question",
+            body="texte",
+            data_dir=settings.data_dir,
+        )
     question = ask(db, settings, college.teacher)
     with pytest.raises(PermissionDenied):
         escalation.escalate(db, actor=college.elearning, question_id=question.id, reason="x")
     with pytest.raises(InvalidInput):
-        answers.assign(db, actor=college.referent, question_id=question.id, assignee_id=college.teacher.id)
-    answers.assign(db, actor=college.referent, question_id=question.id, assignee_id=college.referent.id)
-    answers.assign(db, actor=college.referent, question_id=question.id, assignee_id=college.elearning.id)
-    assert answers.set_tags(db, actor=college.referent, question_id=question.id, tags=["Moodle", " devoir ", "moodle"]) == ["devoir", "moodle"]
+        answers.assign(
+            db, actor=college.referent, question_id=question.id, assignee_id=college.teacher.id
+        )
+    answers.assign(
+        db, actor=college.referent, question_id=question.id, assignee_id=college.referent.id
+    )
+    answers.assign(
+        db, actor=college.referent, question_id=question.id, assignee_id=college.elearning.id
+    )
+    assert answers.set_tags(
+        db, actor=college.referent, question_id=question.id, tags=["Moodle", " devoir ", "moodle"]
+    ) == ["devoir", "moodle"]
     answers.set_priority(db, actor=college.referent, question_id=question.id, priority="high")
     db.commit()
     assert [m.recipient for m in mails(db, "question.assigned")] == [college.elearning.email]
-    rows = queues.department_queue(db, actor=college.referent, code="SCI", filters=queues.QueueFilters(tag="moodle"), profile=profile(db, settings))[1]
+    rows = queues.department_queue(
+        db,
+        actor=college.referent,
+        code="SCI",
+        filters=queues.QueueFilters(tag="moodle"),
+        profile=profile(db, settings),
+    )[1]
     assert [r.question.id for r in rows] == [question.id] and rows[0].tags == ["devoir", "moodle"]
-    assert queues.department_queue(db, actor=college.referent, code="SCI", filters=queues.QueueFilters(tag="teams"), profile=profile(db, settings))[1] == []
-    assert queues.department_queue(db, actor=college.referent, code="SCI", filters=queues.QueueFilters(priority="urgent"), profile=profile(db, settings))[1] == []
-    assert len(queues.department_queue(db, actor=college.referent, code="SCI", filters=queues.QueueFilters(q="devoirs moodle"), profile=profile(db, settings))[1]) == 1
+    assert (
+        queues.department_queue(
+            db,
+            actor=college.referent,
+            code="SCI",
+            filters=queues.QueueFilters(tag="teams"),
+            profile=profile(db, settings),
+        )[1]
+        == []
+    )
+    assert (
+        queues.department_queue(
+            db,
+            actor=college.referent,
+            code="SCI",
+            filters=queues.QueueFilters(priority="urgent"),
+            profile=profile(db, settings),
+        )[1]
+        == []
+    )
+    assert (
+        len(
+            queues.department_queue(
+                db,
+                actor=college.referent,
+                code="SCI",
+                filters=queues.QueueFilters(q="devoirs moodle"),
+                profile=profile(db, settings),
+            )[1]
+        )
+        == 1
+    )
 
 
 def test_deflection_is_measured(db: Session, settings: Settings, college: College) -> None:
     from kb.articles import ArticleInput, save_article
 
-    save_article(db, ArticleInput(slug="moodle-depot-devoir", title="Déposer un devoir sur Moodle", kind="tutorial", audience="teacher", body="Étapes pour déposer un devoir.", status="published"), actor=None)
+    save_article(
+        db,
+        ArticleInput(
+            slug="moodle-depot-devoir",
+            title="Déposer un devoir sur Moodle",
+            kind="tutorial",
+            audience="teacher",
+            body="Étapes pour déposer un devoir.",
+            status="published",
+        ),
+        actor=None,
+    )
     db.commit()
     key = asking.new_draft_key()
-    shown = asking.suggest(db, actor=college.teacher, title="depot devoir moodle", body="", draft_key=key)
-    asking.suggest(db, actor=college.teacher, title="depot devoir moodle", body="", draft_key=key)  # keystroke
+    shown = asking.suggest(
+        db, actor=college.teacher, title="depot devoir moodle", body="", draft_key=key
+    )
+    asking.suggest(
+        db, actor=college.teacher, title="depot devoir moodle", body="", draft_key=key
+    )  # keystroke
     assert [r.article.slug for r in shown.results] == ["moodle-depot-devoir"]
     asking.record_click(db, actor=college.teacher, draft_key=key, slug="moodle-depot-devoir")
-    asking.solved_by_suggestion(db, actor=college.teacher, draft_key=key, slug="moodle-depot-devoir")
+    asking.solved_by_suggestion(
+        db, actor=college.teacher, draft_key=key, slug="moodle-depot-devoir"
+    )
     other = asking.new_draft_key()
-    asking.suggest(db, actor=college.colleague, title="depot devoir moodle", body="", draft_key=other)
+    asking.suggest(
+        db, actor=college.colleague, title="depot devoir moodle", body="", draft_key=other
+    )
     ask(db, settings, college.colleague, draft_key=other)
     stats = asking.deflection_stats(db, actor=college.elearning)
-    assert (stats.forms_with_suggestions, stats.forms_clicked, stats.solved, stats.asked, stats.asked_after_suggestions) == (2, 1, 1, 1, 1)
+    assert (
+        stats.forms_with_suggestions,
+        stats.forms_clicked,
+        stats.solved,
+        stats.asked,
+        stats.asked_after_suggestions,
+    ) == (2, 1, 1, 1, 1)
     assert stats.rate == 0.5
     with pytest.raises(NotFound):  # someone else's form
-        asking.solved_by_suggestion(db, actor=college.colleague, draft_key=key, slug="moodle-depot-devoir")
+        asking.solved_by_suggestion(
+            db, actor=college.colleague, draft_key=key, slug="moodle-depot-devoir"
+        )
 
 
-def test_attachment_files_are_stored_under_random_names(db: Session, settings: Settings, college: College) -> None:
+def test_attachment_files_are_stored_under_random_names(
+    db: Session, settings: Settings, college: College
+) -> None:
     from hub.questions.attachments import open_attachment
 
     question = ask(db, settings, college.teacher, uploads=[Upload("../../etc/passwd.png", PNG)])
     view = answers.view_question(db, actor=college.teacher, question_id=question.id)
     row = view.attachments[0]
     assert row.filename == "passwd.png" and row.content_type == "image/png"
-    _, path = open_attachment(db, actor=college.referent, attachment_id=row.id, data_dir=settings.data_dir)
+    _, path = open_attachment(
+        db, actor=college.referent, attachment_id=row.id, data_dir=settings.data_dir
+    )
     assert path.read_bytes() == PNG
     assert Path(settings.data_dir / "attachments") in path.parents and "passwd" not in path.name
     for outsider in (college.colleague, college.other_referent.__class__ and college.other_teacher):

@@ -1,0 +1,472 @@
+"""Teachers' question pages (ask with KB suggestions, my questions, one question with its
+answers), attachments, and the question JSON API (token auth)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from hub.business_hours import BRUSSELS
+from hub.errors import Conflict, InvalidInput, PermissionDenied
+from hub.i18n import N_
+from hub.models import Department, Role, User
+from hub.questions import answers, asking, attachments, canned, escalation, merging
+from hub.questions.attachments import INLINE_TYPES, Upload
+from hub.questions.models import Question, Source
+from hub.questions.queues import is_staff_for, my_questions, open_question
+from hub.questions.sla import profile
+from hub.settings import Settings
+from hub.web.deps import CurrentUser, SessionDep, SettingsDep, flash
+from hub.web.rendering import render as render_page
+from kb.models import Article
+
+router = APIRouter(tags=["questions"])
+
+
+def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
+    """The app's renderer, with the local time zone for dates."""
+    return render_page(request, template, {"brussels": BRUSSELS, **context}, status=status)
+
+
+async def read_form(request: Request) -> tuple[dict[str, str], list[Upload]]:
+    """Text fields and uploaded files of a (multipart) form."""
+    form = await request.form()
+    fields: dict[str, str] = {}
+    uploads: list[Upload] = []
+    try:
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                data = await value.read()
+                if data or value.filename:
+                    uploads.append(Upload(filename=value.filename or "", data=data))
+            elif key not in fields:
+                fields[key] = value
+    finally:
+        await form.close()
+    return fields, uploads
+
+
+# --- asking ------------------------------------------------------------------------------
+
+
+def _ask_page(
+    request: Request,
+    db: Session,
+    user: User,
+    form: dict[str, str],
+    errors: dict[str, str],
+    status: int = 200,
+) -> Response:
+    draft = form.get("draft") or asking.new_draft_key()
+    suggestions = None
+    if form.get("title") or form.get("body"):
+        suggestions = asking.suggest(
+            db, actor=user, title=form.get("title", ""), body=form.get("body", ""), draft_key=draft
+        )
+        db.commit()
+    return render(
+        request,
+        "questions/new.html",
+        {
+            "form": form,
+            "errors": errors,
+            "draft": draft,
+            "suggestions": suggestions,
+            "accepted": attachments.ACCEPTED,
+        },
+        status=status,
+    )
+
+
+@router.get("/questions/new", name="question_new")
+def question_new(
+    request: Request,
+    db: SessionDep,
+    user: CurrentUser,
+    title: str = "",
+    body: str = "",
+    draft: str = "",
+) -> Response:
+    """The form; with `title`/`body` (the no-JavaScript "search first" button) it comes back
+    filled in, with the matching tutorials under it."""
+    asking_roles_only(user)
+    form = {"title": title[:200], "body": body[:10_000], "draft": draft[:40]}
+    return _ask_page(request, db, user, {k: v for k, v in form.items() if v}, {})
+
+
+def asking_roles_only(user: User) -> None:
+    if user.role not in asking.ASKERS:
+        raise PermissionDenied(N_("Seuls les enseignants posent des questions ici."))
+
+
+@router.get("/questions/suggest", name="question_suggest")
+def question_suggest(
+    request: Request,
+    db: SessionDep,
+    user: CurrentUser,
+    title: str = "",
+    body: str = "",
+    draft: str = "",
+) -> Response:
+    """The htmx partial under the form: KB articles matching what is typed."""
+    suggestions = asking.suggest(db, actor=user, title=title, body=body, draft_key=draft)
+    db.commit()
+    return render(request, "questions/_suggestions.html", {"suggestions": suggestions})
+
+
+@router.get("/questions/suggestion/{slug}", name="question_suggestion_open")
+def question_suggestion_open(
+    request: Request, db: SessionDep, user: CurrentUser, slug: str, draft: str = ""
+) -> Response:
+    """A suggestion opened from the form: counted, then the article."""
+    asking.record_click(db, actor=user, draft_key=draft, slug=slug)
+    db.commit()
+    return RedirectResponse(f"/kb/{quote(slug)}?question_draft={quote(draft)}", status_code=303)
+
+
+@router.post("/questions/solved", name="question_solved")
+def question_solved(
+    request: Request,
+    db: SessionDep,
+    user: CurrentUser,
+    draft: Annotated[str, Form()] = "",
+    slug: Annotated[str, Form()] = "",
+) -> Response:
+    """ "This solved my problem": no question is created."""
+    asking.solved_by_suggestion(db, actor=user, draft_key=draft, slug=slug)
+    db.commit()
+    flash(request, N_("Tant mieux ! Votre problème est résolu sans attendre."))
+    return RedirectResponse("/questions", status_code=303)
+
+
+@router.post("/questions/new", name="question_create")
+async def question_create(
+    request: Request, db: SessionDep, user: CurrentUser, settings: SettingsDep
+) -> Response:
+    fields, uploads = await read_form(request)
+    return await run_in_threadpool(_create, request, db, user, settings, fields, uploads)
+
+
+def _create(
+    request: Request,
+    db: Session,
+    user: User,
+    settings: Settings,
+    fields: dict[str, str],
+    uploads: list[Upload],
+) -> Response:
+    asking_roles_only(user)
+    try:
+        question = asking.ask(
+            db,
+            actor=user,
+            title=fields.get("title", ""),
+            body=fields.get("body", ""),
+            uploads=uploads,
+            data_dir=settings.data_dir,
+            draft_key=fields.get("draft"),
+        )
+    except InvalidInput as exc:
+        db.rollback()
+        return _ask_page(request, db, user, fields, exc.fields or {"body": exc.message}, 422)
+    db.commit()
+    flash(request, N_("Question envoyée au référent de votre département."))
+    return RedirectResponse(f"/questions/{question.id}", status_code=303)
+
+
+# --- my questions and one question -------------------------------------------------------
+
+
+@router.get("/questions", name="my_questions")
+def questions_index(request: Request, db: SessionDep, user: CurrentUser) -> Response:
+    return render(
+        request,
+        "questions/index.html",
+        {"questions": my_questions(db, actor=user), "can_ask": user.role in asking.ASKERS},
+    )
+
+
+def question_page(
+    request: Request,
+    db: Session,
+    user: User,
+    question_id: int,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    settings: Settings | None = None,
+) -> Response:
+    view = answers.view_question(db, actor=user, question_id=question_id)
+    context: dict[str, Any] = {
+        "view": view,
+        "q": view.question,
+        "form": form or {},
+        "errors": errors or {},
+        "department": db.get(Department, view.question.department_id),
+        "is_asker": view.question.asker_id == user.id,
+    }
+    if view.staff:
+        sla = profile(db, settings)
+        canned_id = request.query_params.get("canned", "")
+        chosen = None
+        if canned_id.isdigit():
+            chosen = canned.get_canned(db, actor=user, canned_id=int(canned_id))
+            context["form"] = {"body": canned.canned_text(chosen), **context["form"]}
+        context.update(
+            similar=merging.similar_questions(db, actor=user, question_id=question_id),
+            canned_answers=canned.list_canned(
+                db, actor=user, department_id=view.question.department_id
+            ),
+            assignees=answers.possible_assignees(db, view.question),
+            referent_due=sla.referent_due(view.question.clock_started_at)
+            if view.question.first_response_at is None and view.question.level == 0
+            else None,
+            crisis=sla.crisis,
+            article=db.get(Article, view.question.article_id) if view.question.article_id else None,
+            can_escalate=user.role is Role.referent and view.question.level == 0,
+        )
+    return render(request, "questions/detail.html", context, status=status)
+
+
+@router.get("/questions/{question_id}", name="question_detail")
+def question_detail(
+    request: Request, db: SessionDep, user: CurrentUser, settings: SettingsDep, question_id: int
+) -> Response:
+    return question_page(request, db, user, question_id, settings=settings)
+
+
+@router.post("/questions/{question_id}/reply", name="question_reply")
+def question_reply(
+    request: Request,
+    db: SessionDep,
+    user: CurrentUser,
+    settings: SettingsDep,
+    question_id: int,
+    body: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        answers.reply(db, actor=user, question_id=question_id, body=body)
+    except (InvalidInput, Conflict) as exc:
+        db.rollback()
+        errors = getattr(exc, "fields", None) or {"reply": exc.message}
+        return question_page(
+            request,
+            db,
+            user,
+            question_id,
+            form={"reply": body},
+            errors=errors,
+            status=422,
+            settings=settings,
+        )
+    db.commit()
+    flash(request, N_("Réponse envoyée."))
+    return RedirectResponse(f"/questions/{question_id}", status_code=303)
+
+
+@router.post("/questions/{question_id}/resolved", name="question_resolved")
+def question_resolved(
+    request: Request, db: SessionDep, user: CurrentUser, question_id: int
+) -> Response:
+    answers.resolve(db, actor=user, question_id=question_id)
+    db.commit()
+    flash(request, N_("Question marquée comme résolue. Merci !"))
+    return RedirectResponse(f"/questions/{question_id}", status_code=303)
+
+
+@router.post("/questions/{question_id}/reopen", name="question_reopen")
+def question_reopen(
+    request: Request,
+    db: SessionDep,
+    user: CurrentUser,
+    question_id: int,
+    body: Annotated[str, Form()] = "",
+) -> Response:
+    answers.reopen(db, actor=user, question_id=question_id, body=body)
+    db.commit()
+    flash(request, N_("Question rouverte : le référent est prévenu."))
+    return RedirectResponse(f"/questions/{question_id}", status_code=303)
+
+
+# --- attachments ---------------------------------------------------------------------------
+
+
+@router.get("/attachments/{attachment_id}", name="attachment")
+def attachment(
+    db: SessionDep, user: CurrentUser, settings: SettingsDep, attachment_id: int
+) -> Response:
+    row, path = attachments.open_attachment(
+        db, actor=user, attachment_id=attachment_id, data_dir=settings.data_dir
+    )
+    disposition = "inline" if row.content_type in INLINE_TYPES else "attachment"
+    return FileResponse(
+        path,
+        media_type=row.content_type,
+        filename=row.filename,
+        content_disposition_type=disposition,
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+# --- JSON API ------------------------------------------------------------------------------
+
+
+class QuestionIn(BaseModel):
+    title: str = Field(max_length=1000)
+    body: str = Field(max_length=20_000)
+
+
+class MessageOut(BaseModel):
+    id: int
+    kind: str
+    author: str
+    body: str
+    created_at: str
+
+
+class QuestionOut(BaseModel):
+    id: int
+    department: str
+    status: str
+    priority: str
+    level: int
+    title: str
+    body: str
+    asker: str
+    source: str
+    tags: list[str]
+    created_at: str
+    first_response_at: str | None
+    merged_into: int | None
+    url: str
+    messages: list[MessageOut] = []
+
+
+def question_out(
+    db: Session,
+    question: Question,
+    *,
+    staff: bool,
+    tags: list[str] | None = None,
+    messages: list[MessageOut] | None = None,
+) -> QuestionOut:
+    department = db.get(Department, question.department_id)
+    return QuestionOut(
+        id=question.id or 0,
+        department=department.code if department else "?",
+        status=question.status,
+        priority=question.priority,
+        level=question.level,
+        title=question.title,
+        body=question.body,
+        asker=question.asker_name,
+        source=question.source,
+        tags=tags or [],
+        created_at=question.created_at.isoformat(),
+        first_response_at=question.first_response_at.isoformat()
+        if question.first_response_at
+        else None,
+        merged_into=question.merged_into_id if staff else None,
+        url=f"/questions/{question.id}",
+        messages=messages or [],
+    )
+
+
+@router.post("/api/questions", status_code=201, response_model=QuestionOut, tags=["questions API"])
+def api_ask(
+    db: SessionDep, user: CurrentUser, settings: SettingsDep, data: QuestionIn
+) -> QuestionOut:
+    question = asking.ask(
+        db,
+        actor=user,
+        title=data.title,
+        body=data.body,
+        data_dir=settings.data_dir,
+        source=Source.api,
+    )
+    db.commit()
+    return question_out(db, question, staff=False)
+
+
+@router.get("/api/questions/{question_id}", response_model=QuestionOut, tags=["questions API"])
+def api_question(db: SessionDep, user: CurrentUser, question_id: int) -> QuestionOut:
+    view = answers.view_question(db, actor=user, question_id=question_id)
+    messages = [
+        MessageOut(
+            id=m.id or 0,
+            kind=m.kind,
+            author=m.author_name,
+            body=m.body,
+            created_at=m.created_at.isoformat(),
+        )
+        for m in (view.messages + view.followed_answers)
+    ]
+    return question_out(db, view.question, staff=view.staff, tags=view.tags, messages=messages)
+
+
+class AnswerIn(BaseModel):
+    body: str = Field(max_length=20_000)
+    internal: bool = False
+
+
+@router.post(
+    "/api/questions/{question_id}/answers",
+    status_code=201,
+    response_model=MessageOut,
+    tags=["questions API"],
+)
+def api_answer(
+    db: SessionDep, user: CurrentUser, settings: SettingsDep, question_id: int, data: AnswerIn
+) -> MessageOut:
+    question = open_question(db, actor=user, question_id=question_id)
+    if not is_staff_for(db, user, question) and question.asker_id == user.id and not data.internal:
+        message = answers.reply(db, actor=user, question_id=question_id, body=data.body)
+    else:
+        message = answers.answer(
+            db,
+            actor=user,
+            question_id=question_id,
+            body=data.body,
+            internal=data.internal,
+            data_dir=settings.data_dir,
+        )
+    db.commit()
+    return MessageOut(
+        id=message.id or 0,
+        kind=message.kind,
+        author=message.author_name,
+        body=message.body,
+        created_at=message.created_at.isoformat(),
+    )
+
+
+class EscalateIn(BaseModel):
+    reason: str = Field(max_length=5000)
+
+
+@router.post(
+    "/api/questions/{question_id}/escalate",
+    status_code=201,
+    response_model=QuestionOut,
+    tags=["questions API"],
+)
+def api_escalate(
+    db: SessionDep, user: CurrentUser, question_id: int, data: EscalateIn
+) -> QuestionOut:
+    escalation.escalate(db, actor=user, question_id=question_id, reason=data.reason)
+    db.commit()
+    question = db.get(Question, question_id)
+    assert question is not None
+    return question_out(db, question, staff=True)

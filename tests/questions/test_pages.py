@@ -1,0 +1,234 @@
+"""The pages as a browser without JavaScript uses them, and the htmx partials."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from hub.models import Role
+from hub.questions.models import Question, QuestionAttachment
+from kb.articles import ArticleInput, save_article
+from tests.factories import csrf_from, page_text, sign_in
+from tests.questions.conftest import EXE, HTML, PDF, PNG, College, mails
+
+
+def publish_article(db: Session) -> None:
+    save_article(
+        db,
+        ArticleInput(
+            slug="moodle-depot-devoir",
+            title="Déposer un devoir sur Moodle",
+            kind="tutorial",
+            audience="teacher",
+            body="Étapes pour déposer un devoir.",
+            status="published",
+        ),
+        actor=None,
+    )
+    db.commit()
+
+
+def ask_form(client: TestClient, files: list[tuple[str, bytes, str]] | None = None, **fields: str):  # type: ignore[no-untyped-def]
+    page = client.get("/questions/new")
+    assert page.status_code == 200
+    draft = re.search(r'name="draft" value="([^"]+)"', page.text)
+    assert draft
+    data = {
+        "csrf_token": csrf_from(page.text),
+        "draft": draft.group(1),
+        "title": "Dépôt de devoir Moodle impossible",
+        "body": "Le bouton déposer ne fait rien.",
+        **fields,
+    }
+    upload = [("attachments", (name, content, kind)) for name, content, kind in (files or [])]
+    return client.post("/questions/new", data=data, files=upload or None)
+
+
+def test_teacher_asks_referent_answers_teacher_reads(
+    client: TestClient, db: Session, college: College
+) -> None:
+    publish_article(db)
+    sign_in(client, college.teacher)
+    # No-JS "search first": the form comes back filled, with the tutorial under it.
+    search_first = client.get(
+        "/questions/new", params={"title": "depot devoir moodle", "body": "bouton"}
+    )
+    assert "Déposer un devoir sur Moodle" in search_first.text
+    assert 'value="depot devoir moodle"' in search_first.text
+    # htmx partial while typing.
+    partial = client.get(
+        "/questions/suggest",
+        params={"title": "devoir moodle", "draft": "d" * 20},
+        headers={"HX-Request": "true"},
+    )
+    assert partial.status_code == 200 and "<html" not in partial.text
+    assert "Ça a résolu mon problème" in partial.text
+
+    response = ask_form(client, files=[("capture.png", PNG, "image/png")])
+    assert response.status_code == 303
+    question = db.exec(select(Question)).one()
+    assert response.headers["location"] == f"/questions/{question.id}"
+    mine = client.get("/questions")
+    assert "Dépôt de devoir Moodle impossible" in page_text(mine.text)
+
+    referent = TestClient(client.app, follow_redirects=False)
+    sign_in(referent, college.referent)
+    queue = referent.get("/queues")
+    assert f"/questions/{question.id}" in queue.text
+    filtered = referent.get(
+        "/queues/SCI",
+        params={"priority": "urgent"},
+        headers={"HX-Request": "true", "HX-Target": "queue-rows"},
+    )
+    assert filtered.status_code == 200 and f"/questions/{question.id}" not in filtered.text
+    assert 'id="queue-rows"' in filtered.text and "<html" not in filtered.text
+    detail = referent.get(f"/questions/{question.id}")
+    token = csrf_from(detail.text)
+    note = referent.post(
+        f"/questions/{question.id}/answer",
+        data={"csrf_token": token, "body": "Secret : serveur en panne", "visibility": "internal"},
+    )
+    assert note.status_code == 303
+    answer = referent.post(
+        f"/questions/{question.id}/answer",
+        data={"csrf_token": token, "body": "Essayez avec Firefox.", "visibility": "public"},
+    )
+    assert answer.status_code == 303
+
+    seen = page_text(client.get(f"/questions/{question.id}").text)
+    assert "Essayez avec Firefox." in seen and "Secret" not in seen
+    assert "C'est résolu" in seen and "Toujours bloqué" in seen
+    token = csrf_from(client.get(f"/questions/{question.id}").text)
+    assert (
+        client.post(f"/questions/{question.id}/reopen", data={"csrf_token": token}).status_code
+        == 303
+    )
+    db.expire_all()
+    assert db.get(Question, question.id).status == "open"  # type: ignore[union-attr]
+    assert (
+        client.post(f"/questions/{question.id}/resolved", data={"csrf_token": token}).status_code
+        == 303
+    )
+    assert "Résolu" in page_text(client.get("/questions").text)
+
+    # The screenshot: served with its type, nosniff and a disposition, to allowed people only.
+    attachment = db.exec(select(QuestionAttachment)).one()
+    got = client.get(f"/attachments/{attachment.id}")
+    assert got.status_code == 200 and got.content == PNG
+    assert got.headers["content-type"] == "image/png"
+    assert got.headers["x-content-type-options"] == "nosniff"
+    assert got.headers["content-disposition"].startswith("inline")
+
+
+def test_refused_attachment_keeps_the_text(
+    client: TestClient, db: Session, college: College
+) -> None:
+    sign_in(client, college.teacher)
+    for name, content in (("capture.png", HTML), ("capture.png", EXE), ("doc.pdf", b"")):
+        response = ask_form(
+            client, files=[(name, content, "image/png")], body="Mon long texte à garder."
+        )
+        assert response.status_code == 422
+        assert "Mon long texte à garder." in response.text
+        assert "Dépôt de devoir Moodle impossible" in response.text
+    assert db.exec(select(Question)).first() is None
+    assert ask_form(client, files=[("x.pdf", PDF, "application/pdf")]).status_code == 303
+    db.commit()
+    attachment = db.exec(select(QuestionAttachment)).one()
+    download = client.get(f"/attachments/{attachment.id}")
+    assert download.headers["content-disposition"].startswith("attachment")
+    assert download.headers["content-type"] == "application/pdf"
+
+
+def test_solved_by_suggestion_creates_no_question(
+    client: TestClient, db: Session, college: College
+) -> None:
+    publish_article(db)
+    sign_in(client, college.teacher)
+    page = client.get("/questions/new", params={"title": "depot devoir moodle"})
+    draft = re.search(r'name="draft" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    opened = client.get(f"/questions/suggestion/moodle-depot-devoir?draft={draft}")
+    assert opened.status_code == 303 and opened.headers["location"].startswith(
+        "/kb/moodle-depot-devoir"
+    )
+    solved = client.post(
+        "/questions/solved",
+        data={"csrf_token": csrf_from(page.text), "draft": draft, "slug": "moodle-depot-devoir"},
+    )
+    assert solved.status_code == 303
+    db.commit()
+    assert db.exec(select(Question)).first() is None
+    staff = TestClient(client.app, follow_redirects=False)
+    sign_in(staff, college.elearning)
+    assert "1 résolues par une suggestion" in page_text(staff.get("/queues/elearning").text)
+
+
+def test_staff_tools_on_the_page(client: TestClient, db: Session, college: College) -> None:
+    sign_in(client, college.teacher)
+    ask_form(client)
+    ask_form(client, title="Dépôt Moodle : bouton inactif")
+    db.commit()
+    first, second = db.exec(select(Question).order_by(Question.id)).all()
+    referent = TestClient(client.app, follow_redirects=False)
+    sign_in(referent, college.referent)
+    page = referent.get(f"/questions/{second.id}")
+    assert "Questions semblables" in page.text and f"/questions/{first.id}" in page.text
+    token = csrf_from(page.text)
+    for url, data in (
+        ("claim", {}),
+        ("tags", {"tags": "moodle, dépôt"}),
+        ("priority", {"priority": "high"}),
+        ("merge", {"into": str(first.id)}),
+    ):
+        assert (
+            referent.post(
+                f"/questions/{second.id}/{url}", data={"csrf_token": token, **data}
+            ).status_code
+            == 303
+        ), url
+    missing = referent.post(
+        f"/questions/{first.id}/escalate", data={"csrf_token": token, "reason": ""}
+    )
+    assert missing.status_code == 422
+    assert (
+        referent.post(
+            f"/questions/{first.id}/escalate",
+            data={"csrf_token": token, "reason": "Bug plateforme"},
+        ).status_code
+        == 303
+    )
+    history = page_text(referent.get(f"/questions/{second.id}").text)
+    for action in ("prise en charge", "mots-clés", "priorité", "fusionnée dans"):
+        assert action in history
+    assert len(mails(db, "question.escalated.1")) == 1
+    # Canned answers, then KB draft from the central queue.
+    assert (
+        referent.post(
+            "/queues/canned",
+            data={
+                "csrf_token": token,
+                "title": "Vider le cache",
+                "body": "Videz le cache du navigateur.",
+            },
+        ).status_code
+        == 303
+    )
+    canned_id = re.search(r"canned=(\d+)", referent.get(f"/questions/{first.id}").text).group(1)  # type: ignore[union-attr]
+    assert (
+        "Videz le cache du navigateur."
+        in referent.get(f"/questions/{first.id}?canned={canned_id}").text
+    )
+    team = TestClient(client.app, follow_redirects=False)
+    sign_in(team, college.elearning)
+    assert f"/questions/{first.id}" in team.get("/queues/elearning").text
+    token = csrf_from(team.get(f"/questions/{first.id}").text)
+    team.post(
+        f"/questions/{first.id}/answer",
+        data={"csrf_token": token, "body": "Corrigé.", "visibility": "public"},
+    )
+    drafted = team.post(f"/questions/{first.id}/article", data={"csrf_token": token})
+    assert drafted.status_code == 303 and drafted.headers["location"].endswith("/edit")
+    assert team.get(drafted.headers["location"]).status_code == 200
+    assert college.teacher.role is Role.teacher
