@@ -7,10 +7,8 @@ from sqlmodel import SQLModel
 
 import hub.kind_words  # noqa: F401
 import hub.crisis  # noqa: F401
-import hub.crisis  # noqa: F401
 import hub.models  # noqa: F401
 import hub.outbox  # noqa: F401
-import hub.questions.models  # noqa: F401
 import hub.questions.models  # noqa: F401
 import hub.teams.models  # noqa: F401
 import kb.models  # noqa: F401
