@@ -431,5 +431,67 @@ def kb_export(ctx: Context, directory: Path) -> None:
     click.echo(f"{count} articles written to {directory}")
 
 
+# --- Microsoft Teams ---------------------------------------------------------------------
+
+
+@main.group()
+def teams() -> None:
+    """Microsoft Teams: sign-in of the service account, configuration check, channels."""
+
+
+@teams.command("login")
+@pass_context
+def teams_login(ctx: Context) -> None:
+    """Sign the Teams service account in (device code); the token cache is kept (0600)."""
+    from hub.teams.auth import login
+    from hub.teams.gateway import TeamsError
+
+    try:
+        who = login(ctx.settings, click.echo)
+    except TeamsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"signed in as {who}; tokens saved in {ctx.settings.teams_token_cache_path}")
+
+
+@teams.command("check")
+@click.option("--send-test", is_flag=True, help="Also post a test message to each channel.")
+@pass_context
+def teams_check(ctx: Context, send_test: bool) -> None:
+    """Verify access to each configured channel; exit status 1 if anything is wrong."""
+    from hub.teams.check import run_check
+
+    try:
+        engine: Engine | None = ctx.engine
+    except Exception:  # the check still says what it can without the database
+        engine = None
+    report = run_check(ctx.settings, engine=engine, send_test=send_test)
+    for line in report.lines:
+        click.echo(line)
+    if report.problems:
+        click.echo(f"{report.problems} problem(s) found", err=True)
+        sys.exit(1)
+    click.echo("Teams: all checks passed")
+
+
+@teams.command("channel")
+@click.option("--department", "code", required=True, help="Department code.")
+@click.option(
+    "--channel-id",
+    default="",
+    help='"<channel id>" in the crisis team or "<team id>/<channel id>"; empty to clear.',
+)
+@pass_context
+def teams_channel(ctx: Context, code: str, channel_id: str) -> None:
+    """Set a department's own Teams channel (its posts go to the crisis channel otherwise)."""
+    from hub.people import get_department
+    from hub.teams import set_department_channel
+
+    with ctx.transaction() as session:
+        department = get_department(session, code)
+        set_department_channel(session, department, channel_id, actor=None)
+        value = department.teams_channel_id
+    click.echo(f"{code}: {value or 'crisis channel'}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

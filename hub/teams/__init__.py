@@ -32,6 +32,14 @@ def configured(settings: Settings) -> bool:
 def gateway_for(settings: Settings) -> TeamsGateway:
     """The gateway of the configured mode (imports msgraph-sdk for Graph: call lazily)."""
     if settings.teams_mode == "graph":
+        import warnings
+
+        # The generated SDK warns about its own deprecated classes as its modules load.
+        warnings.filterwarnings(
+            "ignore",
+            category=DeprecationWarning,
+            module=r"(msgraph\.generated|kiota_abstractions)\.",
+        )
         from hub.teams.graph import GraphGateway
 
         return GraphGateway(settings)

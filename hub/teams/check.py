@@ -97,9 +97,19 @@ def _channels(settings: Settings, engine: Engine | None) -> list[tuple[str, Chan
     channels = [("crisis channel", crisis_channel(settings))]
     if engine is None:
         return channels
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return channels + _department_channels(settings, engine)
+    except SQLAlchemyError:  # no database yet: the crisis channel can still be checked
+        return channels
+
+
+def _department_channels(settings: Settings, engine: Engine) -> list[tuple[str, ChannelRef]]:
     from hub.db import session_scope
     from hub.models import Department
 
+    channels: list[tuple[str, ChannelRef]] = []
     with session_scope(engine, write=False) as session:
         rows = session.scalars(
             select(Department)

@@ -16,6 +16,7 @@ Graph server).
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -52,6 +53,12 @@ from hub.teams.gateway import (
     PostedMessage,
     TeamsError,
     retry_after_seconds,
+)
+
+# The generated SDK warns about its own deprecated request configuration classes each time
+# one of its modules loads (lazily, on first use): not ours to act on.
+warnings.filterwarnings(
+    "ignore", category=DeprecationWarning, module=r"(msgraph\.generated|kiota_abstractions)\."
 )
 
 T = TypeVar("T")
