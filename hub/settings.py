@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: Annotated[float, Field(gt=0)] = 15.0
     outbox_interval_seconds: Annotated[int, Field(ge=1)] = 10  # how often the worker delivers
 
+    # Readiness (hub/readiness.py): articles and test announcements older than this are stale.
+    readiness_review_days: Annotated[int, Field(ge=1, le=365)] = 30
+
     # --- Questions and escalation (hub/questions/, hub/business_hours.py) ---------------
     # Targets are business hours, counted on the opening hours below (Europe/Brussels);
     # the crisis profile (hub/crisis.py) uses its own hours and stricter targets.
@@ -128,7 +131,8 @@ class Settings(BaseSettings):
     def _check_webinar_reminders(cls, value: str) -> str:
         items = [item.strip().lower() for item in value.split(",") if item.strip()]
         for item in items:
-            if not re.fullmatch(r"\d{1,4}[dhm]", item) or int(item[:-1]) == 0:
+            number, unit = item[:-1], item[-1:]
+            if unit not in ("d", "h", "m") or not number.isdigit() or not 0 < int(number) < 10000:
                 raise ValueError(f"{item!r}: expected durations such as 24h, 15m or 2d")
         return ",".join(items)
 

@@ -22,11 +22,25 @@ from hub.exams import fresh_version
 from hub.i18n import N_, pick_locale
 from hub.scheduler import Scheduler
 from hub.settings import Settings, get_settings
+from hub.visits import VisitCounterMiddleware, VisitRecorder
 from hub.web.caching import PageCacheMiddleware
 from hub.web.deps import load_request_context
 from hub.web.middleware import RequestGuardMiddleware, SecurityHeadersMiddleware
 from hub.web.rendering import Renderer
-from hub.web.routes import account, admin, api, auth, departments, exams, health, home, messages
+from hub.web.routes import (
+    account,
+    admin,
+    api,
+    auth,
+    crisis,
+    dashboard,
+    departments,
+    exams,
+    health,
+    home,
+    landing,
+    messages,
+)
 from hub.web.routes import questions as questions_routes
 from hub.web.routes import queues as queues_routes
 from hub.web.sessions import SessionMiddleware
@@ -41,6 +55,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
     settings = settings or get_settings()
     engine = make_engine(settings.effective_database_url)
     scheduler_wanted = settings.scheduler_in_web if run_scheduler is None else run_scheduler
+    visits = VisitRecorder(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,7 +63,9 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
         if scheduler:
             scheduler.start()
         app.state.scheduler = scheduler
+        visits.start()
         yield
+        visits.stop()
         if scheduler:
             scheduler.stop()
         engine.dispose()
@@ -64,6 +81,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.visits = visits
     app.state.write_engine = writer(engine)
     app.state.scheduler = None
     app.state.renderer = Renderer(
@@ -86,6 +104,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
         version=partial(fresh_version, str(engine.url)),
         locale=pick_locale,
     )
+    # Page views by role and area, cached pages included (no personal trail is kept).
+    app.add_middleware(VisitCounterMiddleware, recorder=visits)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -94,15 +114,27 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
     app.add_middleware(SecurityHeadersMiddleware)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (home, auth, account, departments, admin, api, health, messages):
+    for module in (
+        home,
+        landing,
+        auth,
+        account,
+        departments,
+        admin,
+        api,
+        health,
+        messages,
+        crisis,
+        dashboard,
+    ):
         app.include_router(module.router)
     app.include_router(kb_web.router)
     app.include_router(kb_web.api)
     app.include_router(exams.router)
     app.include_router(exams.api)
+    app.include_router(webinars_web.router)  # pages, /calendar feeds, /api/webinars
     app.include_router(questions_routes.router)  # before queues: /questions/new, then ids
     app.include_router(queues_routes.router)
-    app.include_router(webinars_web.router)  # pages, /calendar feeds, /api/webinars
     _install_error_pages(app)
     return app
 

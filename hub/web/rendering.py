@@ -27,6 +27,16 @@ def datetime_local(value: datetime | None, pattern: str = "%d/%m/%Y %H:%M") -> s
     return value.astimezone(LOCAL_TIMEZONE).strftime(pattern)
 
 
+def _banner(request: Request) -> object:
+    """The crisis banner shown on every page (cached per process for a few seconds)."""
+    engine = getattr(request.app.state, "engine", None) if "app" in request.scope else None
+    if engine is None:
+        return None
+    from hub.crisis_mode import current_banner
+
+    return current_banner(engine)
+
+
 class Renderer:
     """One Jinja environment per language, so `{% trans %}` needs no per-request state."""
 
@@ -65,6 +75,7 @@ class Renderer:
             "current_user": getattr(request.state, "user", None),
             "csrf_token": lambda: csrf_token(request.scope.setdefault("session", {})),
             "flashes": request.scope.get("session", {}).pop("flash", []),
+            "crisis_banner": _banner(request),
             **(context or {}),
         }
         page = env.get_template(template)

@@ -32,6 +32,13 @@ def _page(
     return render(request, "admin/people.html", context, status=status)
 
 
+@router.get("", name="admin")
+def admin_index(request: Request, user: CurrentUser) -> Response:
+    """The e-learning team's control room: every management page in one place."""
+    require_role(user, Role.elearning)
+    return render(request, "admin/index.html")
+
+
 @router.get("/people", name="admin_people")
 def people(request: Request, db: SessionDep, user: CurrentUser) -> Response:
     return _page(request, db, user)

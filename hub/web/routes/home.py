@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from hub.crisis_mode import PIN_ROLES, pinned_articles
 from hub.i18n import LOCALES
 from hub.models import Role
 from hub.people import visible_departments
@@ -22,7 +23,9 @@ def home(request: Request, db: SessionDep, user: OptionalUser) -> Response:
         if user and user.role in (Role.teacher, Role.referent, Role.elearning)
         else []
     )
-    return render(request, "home/index.html", {"departments": departments})
+    role = user.role.value if user else Role.student.value
+    pinned = pinned_articles(db, role) if role in PIN_ROLES else []
+    return render(request, "home/index.html", {"departments": departments, "pinned": pinned})
 
 
 @router.get("/lang/{locale}", name="set_language")

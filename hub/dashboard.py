@@ -1,0 +1,278 @@
+"""The e-learning team's numbers: each metric is a `Table` (title, columns, rows) computed
+by SQL over a date range and optionally one department, shown as a chart and as a table,
+and exportable as CSV. The same functions serve the page, the CSV export and the tests.
+
+Dates are local days (Europe/Brussels); a range is inclusive of both ends.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, select
+from sqlmodel import Session, col
+
+from hub.errors import InvalidInput
+from hub.i18n import N_
+from hub.models import Department, Role, User
+from hub.people import require_role
+from hub.visits import ROLES, VisitCounter
+from kb.models import Article, ArticleFeedback, SearchLog
+
+LOCAL = ZoneInfo("Europe/Brussels")
+MAX_DAYS = 366
+TOP = 15
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date
+    department: Department | None = None
+
+    @property
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=n) for n in range((self.end - self.start).days + 1)]
+
+    @property
+    def utc_start(self) -> datetime:
+        return datetime.combine(self.start, time.min, LOCAL).astimezone(UTC)
+
+    @property
+    def utc_end(self) -> datetime:
+        """Exclusive: the first instant after the last day."""
+        return datetime.combine(self.end + timedelta(days=1), time.min, LOCAL).astimezone(UTC)
+
+
+def parse_period(session: Session, start: str, end: str, department: str, *, today: date) -> Period:
+    """The filter form's values, checked (last 14 days by default)."""
+    errors: dict[str, str] = {}
+
+    def day(value: str, name: str, default: date) -> date:
+        if not value:
+            return default
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            errors[name] = N_("date attendue au format AAAA-MM-JJ")
+            return default
+
+    end_day = day(end, "end", today)
+    start_day = day(start, "start", end_day - timedelta(days=13))
+    if start_day > end_day:
+        errors["start"] = N_("le début doit précéder la fin")
+    elif (end_day - start_day).days >= MAX_DAYS:
+        errors["start"] = N_("une année au plus")
+    chosen = None
+    if department:
+        chosen = session.scalars(
+            select(Department).where(col(Department.code) == department)
+        ).first()
+        if chosen is None:
+            errors["department"] = N_("département inconnu")
+    if errors:
+        raise InvalidInput(N_("filtres invalides"), errors)
+    return Period(start_day, end_day, chosen)
+
+
+@dataclass
+class Table:
+    key: str  # used in URLs: /dashboard/{key}.csv
+    title: str
+    columns: list[str]
+    rows: list[list[object]] = field(default_factory=list)
+    note: str = ""  # e.g. "not per department"
+
+    def csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(self.columns)
+        for row in self.rows:
+            writer.writerow([_csv_cell(value) for value in row])
+        return out.getvalue()
+
+
+def _csv_cell(value: object) -> object:
+    """Neutralise spreadsheet formulas in user text (=, +, -, @ at the start)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+# --- Metrics -----------------------------------------------------------------------------
+
+
+def visits_per_day(session: Session, period: Period) -> Table:
+    rows = session.execute(
+        select(VisitCounter.day, VisitCounter.role, func.sum(VisitCounter.views))  # type: ignore[call-overload]
+        .where(col(VisitCounter.day) >= period.start, col(VisitCounter.day) <= period.end)
+        .group_by(VisitCounter.day, VisitCounter.role)
+    ).all()
+    counts = {(day, role): int(total) for day, role, total in rows}
+    table = Table(
+        "visits",
+        N_("Pages vues par jour et par rôle"),
+        ["date", *ROLES, "total"],
+        note=N_("Compteurs agrégés, tous départements : aucune trace individuelle n'est gardée."),
+    )
+    for day in period.days:
+        values = [counts.get((day, role), 0) for role in ROLES]
+        table.rows.append([day.isoformat(), *values, sum(values)])
+    return table
+
+
+def visits_per_area(session: Session, period: Period) -> Table:
+    rows = session.execute(
+        select(VisitCounter.area, func.sum(VisitCounter.views))  # type: ignore[call-overload]
+        .where(col(VisitCounter.day) >= period.start, col(VisitCounter.day) <= period.end)
+        .group_by(VisitCounter.area)
+        .order_by(func.sum(VisitCounter.views).desc(), VisitCounter.area)
+    ).all()
+    return Table(
+        "areas",
+        N_("Pages vues par espace"),
+        ["area", "views"],
+        [[area, int(total)] for area, total in rows],
+    )
+
+
+def _searches(period: Period) -> list[object]:
+    return [
+        col(SearchLog.created_at) >= period.utc_start,
+        col(SearchLog.created_at) < period.utc_end,
+    ]
+
+
+def top_searches(session: Session, period: Period) -> Table:
+    count = func.count()
+    rows = session.execute(
+        select(  # type: ignore[call-overload]
+            SearchLog.normalized,
+            count,
+            func.sum(case((col(SearchLog.result_count) == 0, 1), else_=0)),
+            func.sum(case((col(SearchLog.clicked_slug).is_not(None), 1), else_=0)),
+        )
+        .where(*_searches(period), col(SearchLog.normalized) != "")
+        .group_by(SearchLog.normalized)
+        .order_by(count.desc(), SearchLog.normalized)
+        .limit(TOP)
+    ).all()
+    return Table(
+        "searches",
+        N_("Recherches les plus fréquentes"),
+        ["query", "searches", "without_result", "with_click"],
+        [[query, int(n), int(zero), int(clicked)] for query, n, zero, clicked in rows],
+        note=N_("Tous départements (les recherches ne sont pas rattachées à une personne)."),
+    )
+
+
+def zero_result_searches(session: Session, period: Period) -> Table:
+    count = func.count()
+    rows = session.execute(
+        select(SearchLog.normalized, count)  # type: ignore[call-overload]
+        .where(*_searches(period), col(SearchLog.result_count) == 0)
+        .group_by(SearchLog.normalized)
+        .order_by(count.desc(), SearchLog.normalized)
+        .limit(TOP)
+    ).all()
+    return Table(
+        "no-result",
+        N_("Recherches sans résultat"),
+        ["query", "searches"],
+        [[query, int(n)] for query, n in rows],
+        note=N_("À transformer en articles : ce sont les lacunes du contenu."),
+    )
+
+
+def unhelpful_articles(session: Session, period: Period) -> Table:
+    unhelpful = func.sum(case((col(ArticleFeedback.helpful).is_(False), 1), else_=0))
+    helpful = func.sum(case((col(ArticleFeedback.helpful).is_(True), 1), else_=0))
+    query = (
+        select(Article.slug, Article.title, unhelpful, helpful)  # type: ignore[call-overload]
+        .join(ArticleFeedback, col(ArticleFeedback.article_id) == col(Article.id))
+        .where(
+            col(ArticleFeedback.created_at) >= period.utc_start,
+            col(ArticleFeedback.created_at) < period.utc_end,
+        )
+        .group_by(Article.slug, Article.title)
+        .having(unhelpful > 0)
+        .order_by(unhelpful.desc(), Article.slug)
+        .limit(TOP)
+    )
+    if period.department is not None:
+        query = query.where(
+            and_(
+                col(Article.department_id).is_(None)
+                | (col(Article.department_id) == period.department.id)
+            )
+        )
+    rows = session.execute(query).all()
+    return Table(
+        "unhelpful",
+        N_("Articles jugés peu utiles"),
+        ["slug", "title", "not_helpful", "helpful"],
+        [[slug, title, int(no), int(yes)] for slug, title, no, yes in rows],
+    )
+
+
+def people_by_role(session: Session, period: Period) -> Table:
+    query = select(User.role, func.count()).where(col(User.is_active).is_(True))  # type: ignore[call-overload]
+    if period.department is not None:
+        query = query.where(col(User.department_id) == period.department.id)
+    rows = session.execute(query.group_by(User.role)).all()
+    counts = {getattr(role, "value", role): int(n) for role, n in rows}
+    return Table(
+        "people",
+        N_("Comptes actifs par rôle"),
+        ["role", "accounts"],
+        [[role.value, counts.get(role.value, 0)] for role in Role],
+    )
+
+
+Metric = Callable[[Session, Period], Table]
+# Later sections (questions, webinars) register theirs in `METRICS` from their modules.
+METRICS: dict[str, Metric] = {
+    "visits": visits_per_day,
+    "areas": visits_per_area,
+    "searches": top_searches,
+    "no-result": zero_result_searches,
+    "unhelpful": unhelpful_articles,
+    "people": people_by_role,
+}
+
+
+# Which columns a horizontal bar chart shows for a table: (label column, value column).
+# "visits" is drawn as stacked bars by role; tables not listed are shown as tables only.
+BAR_CHARTS: dict[str, tuple[int, int]] = {
+    "areas": (0, 1),
+    "searches": (0, 1),
+    "no-result": (0, 1),
+    "unhelpful": (1, 2),
+    "people": (0, 1),
+}
+
+
+def compute(session: Session, period: Period, *, actor: User) -> list[Table]:
+    require_role(actor, Role.elearning)
+    return [metric(session, period) for metric in METRICS.values()]
+
+
+def compute_one(session: Session, key: str, period: Period, *, actor: User) -> Table:
+    require_role(actor, Role.elearning)
+    if key not in METRICS:
+        from hub.errors import NotFound
+
+        raise NotFound("tableau inconnu")
+    return METRICS[key](session, period)
+
+
+def department_codes(session: Session) -> Sequence[str]:
+    return [
+        row[0]
+        for row in session.execute(select(Department.code).order_by(Department.code))  # type: ignore[call-overload]
+    ]

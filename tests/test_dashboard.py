@@ -1,0 +1,191 @@
+"""Dashboard numbers computed from known fixtures on both databases, charts, CSV exports,
+and visits counted without personal trails."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from hub import dashboard
+from hub.models import Role
+from hub.visits import VisitCounter, VisitRecorder, add_views, local_day
+from kb.articles import ArticleInput, save_article
+from kb.feedback import normalize_query
+from kb.models import ArticleFeedback, SearchLog
+from tests.factories import make_department, make_user, sign_in
+
+DAY = date(2026, 3, 10)
+
+
+def at(day: date, hour: int = 10) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+def test_visits_are_counted_by_role_and_area_without_trails(
+    db: Session, client: TestClient
+) -> None:
+    make_department(db)
+    teacher = make_user(db, Role.teacher)
+    for path in ("/", "/kb", "/kb", "/exams", "/start"):
+        assert client.get(path).status_code == 200
+    client.get("/kb", headers={"HX-Request": "true"})  # a partial is not a page view
+    client.get("/api/exams")  # neither is the API
+    client.get("/page-qui-n-existe-pas")  # nor an error
+    sign_in(client, teacher)
+    client.get("/kb")
+    client.app.state.visits.flush()  # type: ignore[attr-defined]
+    rows = db.exec(select(VisitCounter)).all()
+    counts = {(r.role, r.area): r.views for r in rows}
+    today = local_day()
+    assert {r.day for r in rows} == {today}
+    # login page (anonymous, "account") and the redirect after sign-in count as they are
+    assert counts[("anonymous", "home")] == 2  # "/" and "/start"
+    assert counts[("anonymous", "kb")] == 2
+    assert counts[("anonymous", "exams")] == 1
+    assert counts[("teacher", "kb")] == 1
+    assert "user_id" not in VisitCounter.model_fields  # nothing identifies a person
+
+
+def test_counters_from_several_processes_add_up(engine: Engine, db: Session) -> None:
+    first, second = VisitRecorder(engine), VisitRecorder(engine)
+    for _ in range(3):
+        first.count("student", "/exams/42", DAY)
+    second.count("student", "/exams", DAY)
+    second.count("teacher", "/kb/x", DAY)
+    assert first.flush() == 3 and second.flush() == 2
+    add_views(engine, Counter({(DAY, "student", "exams"): 10}))
+    rows = {(r.role, r.area): r.views for r in db.exec(select(VisitCounter)).all()}
+    assert rows == {("student", "exams"): 14, ("teacher", "kb"): 1}
+
+
+def fixtures(db: Session) -> None:
+    """Known data over three days: visits, searches, feedback."""
+    make_department(db, "SCI")
+    make_department(db, "LET")
+    team = make_user(db, Role.elearning)
+    article, _ = save_article(
+        db,
+        ArticleInput(
+            slug="capsule-video",
+            title="Enregistrer une capsule",
+            kind="tutorial",
+            audience="teacher",
+            body="Texte",
+            status="published",
+        ),
+        actor=team,
+    )
+    db.commit()
+    add_views(
+        db.get_bind(),  # type: ignore[arg-type]
+        Counter(
+            {
+                (DAY, "student", "exams"): 120,
+                (DAY, "teacher", "kb"): 30,
+                (DAY + timedelta(days=1), "student", "exams"): 80,
+                (DAY + timedelta(days=5), "teacher", "kb"): 999,  # outside the period
+            }
+        ),
+    )
+    logs = [
+        ("capsule vidéo", 3, "capsule-video", DAY),
+        ("capsule video", 3, None, DAY),
+        ("Capsule vidéo", 3, None, DAY + timedelta(days=1)),
+        ("wooclap", 0, None, DAY),
+        ("wooclap", 0, None, DAY + timedelta(days=2)),
+        ("=cmd|' /C calc'!A0", 0, None, DAY),
+        ("ancienne", 0, None, DAY - timedelta(days=1)),  # before the period
+    ]
+    for query, count, clicked, day in logs:
+        db.add(
+            SearchLog(
+                query=query,
+                normalized=normalize_query(query),
+                result_count=count,
+                role="teacher",
+                clicked_slug=clicked,
+                created_at=at(day),
+            )
+        )
+    for helpful in (False, False, True):
+        db.add(ArticleFeedback(article_id=article.id, helpful=helpful, created_at=at(DAY)))
+    db.commit()
+
+
+def test_numbers_from_known_fixtures(db: Session) -> None:
+    fixtures(db)
+    period = dashboard.Period(DAY, DAY + timedelta(days=2))
+    visits = dashboard.visits_per_day(db, period)
+    assert visits.columns == [
+        "date",
+        "anonymous",
+        "student",
+        "teacher",
+        "referent",
+        "elearning",
+        "total",
+    ]
+    assert visits.rows == [
+        ["2026-03-10", 0, 120, 30, 0, 0, 150],
+        ["2026-03-11", 0, 80, 0, 0, 0, 80],
+        ["2026-03-12", 0, 0, 0, 0, 0, 0],
+    ]
+    assert dashboard.visits_per_area(db, period).rows == [["exams", 200], ["kb", 30]]
+    searches = dashboard.top_searches(db, period)
+    assert searches.rows[0] == ["capsule video", 3, 0, 1]
+    assert ["wooclap", 2, 2, 0] in searches.rows
+    assert dashboard.zero_result_searches(db, period).rows[0] == ["wooclap", 2]
+    assert dashboard.unhelpful_articles(db, period).rows == [
+        ["capsule-video", "Enregistrer une capsule", 2, 1]
+    ]
+
+
+def test_dashboard_page_and_csv_exports(db: Session, client: TestClient) -> None:
+    fixtures(db)
+    team = make_user(db, Role.elearning)
+    sign_in(client, team)
+    page = client.get("/dashboard?start=2026-03-10&end=2026-03-12")
+    assert page.status_code == 200
+    assert page.text.count('<svg class="chart"') >= 4  # charts drawn on the server
+    assert "Pages vues par jour et par rôle" in page.text
+    assert "<td>150</td>" in page.text  # the numbers are there as a table too
+
+    export = client.get("/dashboard/visits.csv?start=2026-03-10&end=2026-03-12")
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("text/csv")
+    assert 'filename="visits_2026-03-10_2026-03-12.csv"' in export.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+    assert rows[0][0] == "date" and rows[1] == ["2026-03-10", "0", "120", "30", "0", "0", "150"]
+
+    zero = client.get("/dashboard/no-result.csv?start=2026-03-10&end=2026-03-12")
+    cells = [row[0] for row in csv.reader(io.StringIO(zero.content.decode("utf-8-sig")))]
+    formula = normalize_query("=cmd|' /C calc'!A0")
+    assert formula.startswith("=") and "'" + formula in cells  # neutralised for spreadsheets
+
+    assert client.get("/dashboard/nope.csv").status_code == 404
+    bad = client.get("/dashboard?start=2026-03-12&end=2026-03-10")
+    assert bad.status_code == 422 and "le début doit précéder la fin" in bad.text
+
+
+def test_department_filter(db: Session, client: TestClient) -> None:
+    fixtures(db)
+    team = make_user(db, Role.elearning)
+    sign_in(client, team)
+    page = client.get("/dashboard?start=2026-03-10&end=2026-03-12&department=LET")
+    assert page.status_code == 200
+    assert "Département LET" in page.text
+    unknown = client.get("/dashboard?department=XYZ")
+    assert unknown.status_code == 422 and "département inconnu" in unknown.text
+
+
+def test_dashboard_is_for_the_elearning_team(db: Session, client: TestClient) -> None:
+    make_department(db)
+    sign_in(client, make_user(db, Role.referent))
+    assert client.get("/dashboard").status_code == 403
+    assert client.get("/dashboard/visits.csv").status_code == 403
