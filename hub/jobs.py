@@ -46,22 +46,6 @@ def deliver_outbox(engine: Engine, settings: Settings) -> None:
 register_job(PeriodicJob("deliver-outbox", lambda s: s.outbox_interval_seconds, deliver_outbox))
 
 
-def sweep_questions(engine: Engine, settings: Settings) -> None:
-    """Question SLAs: automatic escalations and reminder digests (hub/questions/escalation.py)."""
-    from hub.questions.escalation import sweep
-
-    report = sweep(engine, utcnow(), settings)
-    if report.escalated or report.central_overdue:
-        log.info(
-            "questions: %d escalated, %d over the central target",
-            len(report.escalated),
-            len(report.central_overdue),
-        )
-
-
-register_job(PeriodicJob("questions-sweep", lambda s: s.questions_sweep_seconds, sweep_questions))
-
-
 def send_webinar_reminders(engine: Engine, settings: Settings) -> None:
     """Webinar reminder mails (webinars/reminders.py): each one exactly once."""
     from webinars.reminders import process_due

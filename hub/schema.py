@@ -8,7 +8,6 @@ from sqlmodel import SQLModel
 import hub.crisis  # noqa: F401
 import hub.crisis_mode  # noqa: F401
 import hub.kind_words  # noqa: F401
-import hub.crisis  # noqa: F401
 import hub.models  # noqa: F401
 import hub.outbox  # noqa: F401
 import hub.questions.models  # noqa: F401

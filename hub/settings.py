@@ -74,35 +74,6 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: Annotated[float, Field(gt=0)] = 15.0
     outbox_interval_seconds: Annotated[int, Field(ge=1)] = 10  # how often the worker delivers
 
-    # --- Questions and escalation (hub/questions/, hub/business_hours.py) ---------------
-    # Targets are business hours, counted on the opening hours below (Europe/Brussels);
-    # the crisis profile (hub/crisis.py) uses its own hours and stricter targets.
-    business_hours: str = "mon-fri 08:30-17:30"
-    crisis_business_hours: str = "mon-sat 08:00-20:00"
-    holidays: str = ""  # comma-separated ISO dates on which nobody answers, e.g. 2026-12-25
-    sla_first_response_hours: Annotated[float, Field(gt=0)] = 8.0  # referent, normal profile
-    sla_crisis_first_response_hours: Annotated[float, Field(gt=0)] = 2.0
-    sla_elearning_response_hours: Annotated[float, Field(gt=0)] = 8.0  # central team
-    sla_crisis_elearning_response_hours: Annotated[float, Field(gt=0)] = 4.0
-    questions_digest_hours: Annotated[int, Field(ge=1, le=24)] = 4  # one reminder per period
-    questions_sweep_seconds: Annotated[int, Field(ge=10)] = 300  # how often the SLA sweep runs
-
-    @field_validator("business_hours", "crisis_business_hours")
-    @classmethod
-    def _check_business_hours(cls, value: str) -> str:
-        from hub.business_hours import parse_hours
-
-        parse_hours(value)  # ScheduleError is a ValueError: reported with the setting's name
-        return value
-
-    @field_validator("holidays")
-    @classmethod
-    def _check_holidays(cls, value: str) -> str:
-        from hub.business_hours import parse_holidays
-
-        parse_holidays(value)
-        return value
-
     # Readiness (hub/readiness.py): articles and test announcements older than this are stale.
     readiness_review_days: Annotated[int, Field(ge=1, le=365)] = 30
 

@@ -132,8 +132,6 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
     app.include_router(kb_web.api)
     app.include_router(exams.router)
     app.include_router(exams.api)
-    app.include_router(questions_routes.router)  # before queues: /questions/new, then ids
-    app.include_router(queues_routes.router)
     app.include_router(webinars_web.router)  # pages, /calendar feeds, /api/webinars
     app.include_router(questions_routes.router)  # before queues: /questions/new, then ids
     app.include_router(queues_routes.router)
