@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlmodel import Session
 
 from hub.db import make_engine
@@ -54,6 +55,24 @@ def test_synonyms_expand_what_people_type(db: Session, starter_pack: None) -> No
     add_synonym(db, term="Brossard", expansion="bien-être isolement", actor=None)
     db.commit()
     assert slugs(db, "brossard")[0] == "bien-etre-isolement"  # the cache saw the new synonym
+
+
+def test_vocabulary_follows_changes_made_by_another_process(
+    db: Session, starter_pack: None
+) -> None:
+    """The cached vocabulary is checked against a counter that database triggers bump, so a
+    change written by anyone (another worker, plain SQL) is seen by the next search."""
+    assert slugs(db, "brossard") == []
+    with db.get_bind().engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO synonym (term, expansion) VALUES ('brossard', 'bien-être isolement')")
+        )
+    db.rollback()  # a new transaction, as the next request gets
+    assert slugs(db, "brossard")[0] == "bien-etre-isolement"
+    with db.get_bind().engine.begin() as connection:
+        connection.execute(text("DELETE FROM synonym WHERE term = 'brossard'"))
+    db.rollback()
+    assert slugs(db, "brossard") == []
 
 
 def test_rarest_word_is_dropped_when_nothing_matches_every_word(
