@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, select
@@ -19,10 +21,13 @@ from sqlmodel import Session, col
 
 from hub.errors import InvalidInput
 from hub.i18n import N_
-from hub.models import Department, Role, User
+from hub.models import Department, Role, User, utcnow
 from hub.people import require_role
+from hub.questions.models import Escalation, Question, QuestionStatus, QuestionSuggestion
+from hub.questions.sla import profile as sla_profile
 from hub.visits import ROLES, VisitCounter
 from kb.models import Article, ArticleFeedback, SearchLog
+from webinars.models import WebinarRegistration, WebinarSession
 
 LOCAL = ZoneInfo("Europe/Brussels")
 MAX_DAYS = 366
@@ -234,6 +239,192 @@ def people_by_role(session: Session, period: Period) -> Table:
     )
 
 
+def _department_filter(period: Period, column: Any) -> list[Any]:
+    return [] if period.department is None else [column == period.department.id]
+
+
+def open_questions(session: Session, period: Period) -> Table:
+    """Questions waiting now, per department, with the oldest one's wait (wall-clock hours)."""
+    now = utcnow()
+    rows = session.execute(
+        select(  # type: ignore[call-overload]
+            Department.code,
+            func.count(col(Question.id)),
+            func.sum(case((col(Question.priority) == "urgent", 1), else_=0)),
+            func.sum(case((col(Question.level) >= 1, 1), else_=0)),
+            func.min(Question.clock_started_at),
+        )
+        .join(Question, col(Question.department_id) == col(Department.id))
+        .where(
+            col(Question.status) == QuestionStatus.open.value,
+            *_department_filter(period, col(Question.department_id)),
+        )
+        .group_by(Department.code)
+        .order_by(func.count(col(Question.id)).desc(), Department.code)
+    ).all()
+    return Table(
+        "open-questions",
+        N_("Questions ouvertes par département"),
+        ["department", "open", "urgent", "escalated", "oldest_waiting_hours"],
+        [
+            [
+                code,
+                int(count),
+                int(urgent),
+                int(escalated),
+                round((now - _aware(oldest)).total_seconds() / 3600, 1) if oldest else 0,
+            ]
+            for code, count, urgent, escalated, oldest in rows
+        ],
+        note=N_("État actuel, quelle que soit la période choisie."),
+    )
+
+
+def first_responses(session: Session, period: Period) -> Table:
+    """Questions asked in the period: first response time in business hours vs the target."""
+    current = sla_profile(session)
+    questions = session.execute(
+        select(  # type: ignore[call-overload]
+            Department.code, Question.clock_started_at, Question.first_response_at
+        )
+        .join(Department, col(Department.id) == col(Question.department_id))
+        .where(
+            col(Question.created_at) >= period.utc_start,
+            col(Question.created_at) < period.utc_end,
+            col(Question.status) != QuestionStatus.merged.value,
+            *_department_filter(period, col(Question.department_id)),
+        )
+    ).all()
+    target = current.referent_hours
+    stats: dict[str, list[float | None]] = {}
+    for code, started, responded in questions:
+        hours = (
+            current.waited(_aware(started), _aware(responded)).total_seconds() / 3600
+            if responded
+            else None
+        )
+        stats.setdefault(code, []).append(hours)
+    table = Table(
+        "first-response",
+        N_("Premières réponses des référents (heures ouvrées)"),
+        ["department", "asked", "answered", "median_hours", "within_target", "target_hours"],
+        note=N_("Cible du profil en cours (normal ou crise)."),
+    )
+    for code in sorted(stats):
+        answered = sorted(h for h in stats[code] if h is not None)
+        median = answered[len(answered) // 2] if answered else 0.0
+        within = sum(1 for h in answered if h <= target)
+        table.rows.append([code, len(stats[code]), len(answered), round(median, 1), within, target])
+    return table
+
+
+def escalations_per_day(session: Session, period: Period) -> Table:
+    query = (
+        select(Escalation.created_at, Escalation.automatic)  # type: ignore[call-overload]
+        .join(Question, col(Question.id) == col(Escalation.question_id))
+        .where(
+            col(Escalation.created_at) >= period.utc_start,
+            col(Escalation.created_at) < period.utc_end,
+            *_department_filter(period, col(Question.department_id)),
+        )
+    )
+    counts: Counter[tuple[date, bool]] = Counter()
+    for created, automatic in session.execute(query).all():
+        counts[(_aware(created).astimezone(LOCAL).date(), bool(automatic))] += 1
+    return Table(
+        "escalations",
+        N_("Escalades vers l'équipe e-learning"),
+        ["date", "manual", "automatic"],
+        [[day.isoformat(), counts[(day, False)], counts[(day, True)]] for day in period.days],
+    )
+
+
+def deflection(session: Session, period: Period) -> Table:
+    """Solved by a suggested article without asking, against questions actually asked."""
+    solved = (
+        session.scalar(
+            select(func.count(func.distinct(QuestionSuggestion.draft_key))).where(
+                col(QuestionSuggestion.solved_at) >= period.utc_start,
+                col(QuestionSuggestion.solved_at) < period.utc_end,
+                *_department_filter(period, col(QuestionSuggestion.department_id)),
+            )
+        )
+        or 0
+    )
+    asked = (
+        session.scalar(
+            select(func.count(col(Question.id))).where(
+                col(Question.created_at) >= period.utc_start,
+                col(Question.created_at) < period.utc_end,
+                col(Question.source) != "exam",
+                *_department_filter(period, col(Question.department_id)),
+            )
+        )
+        or 0
+    )
+    rate = round(100 * solved / (solved + asked), 1) if solved + asked else 0.0
+    return Table(
+        "deflection",
+        N_("Questions évitées par les articles suggérés"),
+        ["solved_by_suggestion", "questions_asked", "deflection_percent"],
+        [[int(solved), int(asked), rate]],
+    )
+
+
+def webinar_attendance(session: Session, period: Period) -> Table:
+    registered = func.sum(case((col(WebinarRegistration.status) == "registered", 1), else_=0))
+    waitlisted = func.sum(case((col(WebinarRegistration.status) == "waitlisted", 1), else_=0))
+    attended = func.sum(case((col(WebinarRegistration.attended).is_(True), 1), else_=0))
+    rows = session.execute(
+        select(  # type: ignore[call-overload]
+            WebinarSession.starts_at,
+            WebinarSession.title,
+            WebinarSession.capacity,
+            WebinarSession.status,
+            registered,
+            waitlisted,
+            attended,
+        )
+        .outerjoin(
+            WebinarRegistration, col(WebinarRegistration.session_id) == col(WebinarSession.id)
+        )
+        .where(
+            col(WebinarSession.starts_at) >= period.utc_start,
+            col(WebinarSession.starts_at) < period.utc_end,
+        )
+        .group_by(
+            WebinarSession.id,
+            WebinarSession.starts_at,
+            WebinarSession.title,
+            WebinarSession.capacity,
+            WebinarSession.status,
+        )
+        .order_by(WebinarSession.starts_at)
+    ).all()
+    return Table(
+        "webinars",
+        N_("Webinaires : inscriptions et présence"),
+        ["starts_at", "title", "status", "capacity", "registered", "waitlisted", "attended"],
+        [
+            [
+                _aware(starts).astimezone(LOCAL).strftime("%Y-%m-%d %H:%M"),
+                title,
+                status,
+                int(capacity),
+                int(reg or 0),
+                int(wait or 0),
+                int(att or 0),
+            ]
+            for starts, title, capacity, status, reg, wait, att in rows
+        ],
+        note=N_("Tous départements."),
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 Metric = Callable[[Session, Period], Table]
 # Later sections (questions, webinars) register theirs in `METRICS` from their modules.
 METRICS: dict[str, Metric] = {
@@ -243,6 +434,11 @@ METRICS: dict[str, Metric] = {
     "no-result": zero_result_searches,
     "unhelpful": unhelpful_articles,
     "people": people_by_role,
+    "open-questions": open_questions,
+    "first-response": first_responses,
+    "escalations": escalations_per_day,
+    "deflection": deflection,
+    "webinars": webinar_attendance,
 }
 
 
@@ -254,6 +450,9 @@ BAR_CHARTS: dict[str, tuple[int, int]] = {
     "no-result": (0, 1),
     "unhelpful": (1, 2),
     "people": (0, 1),
+    "open-questions": (0, 1),
+    "first-response": (0, 3),
+    "webinars": (1, 4),
 }
 
 

@@ -189,3 +189,104 @@ def test_dashboard_is_for_the_elearning_team(db: Session, client: TestClient) ->
     sign_in(client, make_user(db, Role.referent))
     assert client.get("/dashboard").status_code == 403
     assert client.get("/dashboard/visits.csv").status_code == 403
+
+
+def test_question_and_webinar_numbers(db: Session) -> None:
+    from hub.questions.models import Escalation, Question, QuestionSuggestion
+    from webinars.models import WebinarRegistration, WebinarSession
+
+    sci = make_department(db, "SCI")
+    let = make_department(db, "LET")
+    people = [make_user(db, Role.teacher, departments=["SCI"]) for _ in range(3)]
+    article, _ = save_article(
+        db,
+        ArticleInput(
+            slug="quiz",
+            title="Quiz",
+            kind="tutorial",
+            audience="teacher",
+            body="Texte",
+            status="published",
+        ),
+        actor=make_user(db, Role.elearning),
+    )
+    monday = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)  # 10:00 in Brussels, business hours
+
+    def question(department: object, created: datetime, **values: object) -> Question:
+        item = Question(
+            department_id=department.id,  # type: ignore[attr-defined]
+            asker_name="Prof",
+            asker_email="prof@college.example",
+            title="Question",
+            body="Détails",
+            created_at=created,
+            clock_started_at=created,
+            last_activity_at=created,
+            **values,
+        )
+        db.add(item)
+        db.flush()
+        return item
+
+    question(sci, monday, status="answered", first_response_at=monday + timedelta(hours=2))
+    question(sci, monday, status="answered", first_response_at=monday + timedelta(hours=30))
+    escalated = question(sci, monday, status="open", priority="urgent", level=1)
+    question(let, monday + timedelta(days=1), status="open", source="exam")
+    db.add(
+        Escalation(
+            question_id=escalated.id,
+            level=1,
+            reason="délai",
+            automatic=True,
+            created_at=monday + timedelta(hours=9),
+        )
+    )
+    for key in ("a", "b"):
+        db.add(
+            QuestionSuggestion(
+                draft_key=key,
+                article_id=article.id,
+                department_id=sci.id,
+                shown_at=monday,
+                solved_at=monday,
+            )
+        )  # type: ignore[arg-type]
+    webinar = WebinarSession(
+        uid="w1@hub",
+        title="Moodle : quiz",
+        starts_at=monday,
+        duration_minutes=60,
+        capacity=2,
+        registered_count=2,
+    )
+    db.add(webinar)
+    db.flush()
+    for person, status, attended in zip(
+        people, ("registered", "registered", "waitlisted"), (True, False, None), strict=True
+    ):
+        db.add(
+            WebinarRegistration(
+                session_id=webinar.id, user_id=person.id, status=status, attended=attended
+            )
+        )
+    db.commit()
+
+    period = dashboard.Period(date(2026, 3, 9), date(2026, 3, 10))
+    opened = dashboard.open_questions(db, period)
+    assert [row[:4] for row in opened.rows] == [["LET", 1, 0, 0], ["SCI", 1, 1, 1]] or [
+        row[:4] for row in opened.rows
+    ] == [["SCI", 1, 1, 1], ["LET", 1, 0, 0]]
+    first = {row[0]: row for row in dashboard.first_responses(db, period).rows}
+    # SCI: 3 asked, 2 answered: 2 business hours, and 30 h later = Tuesday 16:00, i.e.
+    # 7.5 h on Monday (10:00-17:30) + 7.5 h on Tuesday (08:30-16:00) = 15 h.
+    assert first["SCI"][:3] == ["SCI", 3, 2]
+    assert first["SCI"][3] == 15.0 and first["SCI"][4] == 1  # median, within the 8 h target
+    escalations = dashboard.escalations_per_day(db, period)
+    assert escalations.rows == [["2026-03-09", 0, 1], ["2026-03-10", 0, 0]]
+    assert dashboard.deflection(db, period).rows == [[2, 3, 40.0]]  # exam reports excluded
+    assert dashboard.webinar_attendance(db, period).rows == [
+        ["2026-03-09 10:00", "Moodle : quiz", "scheduled", 2, 2, 1, 1]
+    ]
+    only_let = dashboard.Period(date(2026, 3, 9), date(2026, 3, 10), let)
+    assert [row[0] for row in dashboard.open_questions(db, only_let).rows] == ["LET"]
+    assert dashboard.deflection(db, only_let).rows == [[0, 0, 0.0]]
