@@ -87,6 +87,7 @@ def load_demo(session: Session) -> dict[str, int]:
     session.flush()
     created["exams"] = load_demo_exams(session)
     created["webinars"] = load_demo_webinars(session)
+    created["questions"] = load_demo_questions(session)
     return created
 
 
@@ -187,3 +188,71 @@ def load_demo_webinars(session: Session) -> int:
         session.add(webinar)
     session.flush()
     return len(sessions)
+
+
+def load_demo_questions(session: Session) -> int:
+    """A few teacher questions in various states (only into an empty question table): one
+    waiting, one answered, one resolved, one passed to the e-learning team."""
+    from pathlib import Path
+
+    from hub.questions import answers, asking, escalation
+    from hub.questions.models import Question
+
+    if session.exec(select(Question)).first() is not None:
+        return 0
+    teacher = get_user_by_email(session, f"enseignant@{DEMO_DOMAIN}")
+    colleague = get_user_by_email(session, f"enseignante.let@{DEMO_DOMAIN}")
+    referent = get_user_by_email(session, f"referent.sci@{DEMO_DOMAIN}")
+    referent_let = get_user_by_email(session, f"referent.let@{DEMO_DOMAIN}")
+    if not (teacher and colleague and referent and referent_let):
+        return 0
+    unused = Path("var")  # no attachments in the demo questions
+
+    def ask(user: User, title: str, body: str) -> Question:
+        return asking.ask(session, actor=user, title=title, body=body, data_dir=unused)
+
+    ask(
+        teacher,
+        "Mes étudiants ne voient pas le devoir sur Moodle",
+        "J'ai créé un devoir « Rapport de labo 3 » hier soir mais les étudiants disent qu'il "
+        "n'apparaît pas dans le cours. La date d'ouverture est bien aujourd'hui 8 h.",
+    )
+    answered = ask(
+        teacher,
+        "Enregistrer une réunion Teams pour les absents",
+        "Comment enregistrer mon cours dans Teams et où retrouver la vidéo ensuite ?",
+    )
+    answers.answer(
+        session,
+        actor=referent,
+        question_id=id_of(answered),
+        body="Pendant la réunion : « … » > « Démarrer l'enregistrement ». La vidéo apparaît "
+        "ensuite dans la conversation de la réunion (et dans OneDrive de l'organisateur).",
+        data_dir=unused,
+    )
+    resolved = ask(
+        colleague,
+        "Quiz : les étudiants tiers-temps ont-ils plus de temps ?",
+        "Je dois donner 30 minutes de plus à trois étudiants pour le quiz de jeudi.",
+    )
+    answers.answer(
+        session,
+        actor=referent_let,
+        question_id=id_of(resolved),
+        body="Oui : dans le quiz, « Dérogations utilisateur », ajoutez 30 minutes pour chacun.",
+        data_dir=unused,
+    )
+    answers.resolve(session, actor=colleague, question_id=id_of(resolved))
+    escalated = ask(
+        colleague,
+        "Erreur 500 en déposant une vidéo de 2 Go",
+        "Le dépôt de ma capsule vidéo échoue toujours à 90 % avec une erreur 500.",
+    )
+    escalation.escalate(
+        session,
+        actor=referent_let,
+        question_id=id_of(escalated),
+        reason="Limite de taille côté serveur : seule l'équipe e-learning peut la changer.",
+    )
+    session.flush()
+    return 4
