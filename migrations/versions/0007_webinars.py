@@ -1,7 +1,7 @@
 """webinars: series, sessions, hosts, registrations, questions, reminders, feed tokens
 
 Revision ID: 0006w
-Revises: 0005
+Revises: 0006q
 Create Date: 2026-11-22 15:53:30.636463
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0006w"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006q"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

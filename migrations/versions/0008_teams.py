@@ -1,7 +1,7 @@
 """teams: department channel, channel feed cache, kind words
 
 Revision ID: 0006t
-Revises: 0005
+Revises: 0006w
 Create Date: 2026-11-22 17:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0006t"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006w"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

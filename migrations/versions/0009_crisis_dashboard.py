@@ -1,7 +1,7 @@
 """crisis mode (switch log, pins, webinar template) and dashboard visit counters
 
 Revision ID: 0006d
-Revises: 0005
+Revises: 0006t
 Create Date: 2026-11-22 15:55:58.809644
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0006d"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006t"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
