@@ -9,6 +9,7 @@ from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
+import hub.teams.jobs  # noqa: F401  (Teams: outbox transport, channel feed job)
 from hub.auth import prune_login_attempts
 from hub.db import session_scope
 from hub.models import JobRun, utcnow

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -169,7 +170,15 @@ def refresh(
     channel = crisis_channel(settings)
     key = channel_key(channel)
     stale_before = None if force else now - timedelta(seconds=settings.teams_feed_refresh_seconds)
-    if not _claim(engine, key, now, stale_before):
+    claimed = _claim(engine, key, now, stale_before)
+    deadline = time.monotonic() + settings.teams_timeout_seconds + 2
+    while force and not claimed and time.monotonic() < deadline:
+        time.sleep(0.2)  # another process is reading the channel: wait for its result
+        with session_scope(engine, write=False) as session:
+            row = session.get(TeamsFeed, key)
+            if row is not None and row.refresh_claimed_until is None:
+                return row.error is None
+    if not claimed:
         return False
     own_gateway = gateway is None
     values: dict[str, Any] = {"fetched_at": now, "refresh_claimed_until": None}

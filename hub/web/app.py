@@ -41,8 +41,10 @@ from hub.web.routes import (
     landing,
     messages,
 )
+from hub.web.routes import kind_words as kind_words_routes
 from hub.web.routes import questions as questions_routes
 from hub.web.routes import queues as queues_routes
+from hub.web.routes import teams as teams_routes
 from hub.web.sessions import SessionMiddleware
 from kb import web as kb_web
 from webinars import web as webinars_web
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
             "demo_mode": settings.demo,
             "sso_enabled": settings.oidc_enabled,
             "sso_provider": settings.oidc_provider_name,
+            "teams_meetings_enabled": settings.teams_mode == "graph",
         }
     )
 
@@ -135,6 +138,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
     app.include_router(webinars_web.router)  # pages, /calendar feeds, /api/webinars
     app.include_router(questions_routes.router)  # before queues: /questions/new, then ids
     app.include_router(queues_routes.router)
+    app.include_router(teams_routes.router)  # /teams..., /departments/{code}/teams-channel
+    app.include_router(kind_words_routes.router)
     _install_error_pages(app)
     return app
 

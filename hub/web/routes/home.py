@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from hub.crisis_mode import PIN_ROLES, pinned_articles
 from hub.i18n import LOCALES
+from hub.kind_words import approved as approved_kind_words
 from hub.models import Role
 from hub.people import visible_departments
 from hub.web.deps import OptionalUser, SessionDep
@@ -25,7 +26,13 @@ def home(request: Request, db: SessionDep, user: OptionalUser) -> Response:
     )
     role = user.role.value if user else Role.student.value
     pinned = pinned_articles(db, role) if role in PIN_ROLES else []
-    return render(request, "home/index.html", {"departments": departments, "pinned": pinned})
+    staff = user is not None and user.role in (Role.teacher, Role.referent, Role.elearning)
+    kind_words = approved_kind_words(db, actor=user, limit=3) if staff else []
+    return render(
+        request,
+        "home/index.html",
+        {"departments": departments, "pinned": pinned, "kind_words": kind_words},
+    )
 
 
 @router.get("/lang/{locale}", name="set_language")
