@@ -40,6 +40,7 @@ from msgraph.generated.teams.item.channels.item.messages.messages_request_builde
     MessagesRequestBuilder,
 )
 from msgraph.graph_request_adapter import GraphRequestAdapter
+from msgraph.graph_request_adapter import options as graph_adapter_options
 from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core import GraphClientFactory
 
@@ -100,10 +101,12 @@ class GraphGateway:
             timeout=httpx.Timeout(settings.teams_timeout_seconds),
             follow_redirects=False,
         )
+        # The SDK's own options (the /me URL replacement, telemetry), plus retries off.
         options = {
+            **graph_adapter_options,
             RetryHandlerOption.RETRY_HANDLER_OPTION_KEY: RetryHandlerOption(
                 delay=0, max_retries=0, should_retry=False
-            )
+            ),
         }
         self._http = GraphClientFactory.create_with_default_middleware(
             client=http,
