@@ -54,7 +54,9 @@ def test_spring_forward_keeps_local_opening_hours() -> None:
 def test_fall_back_counts_the_extra_hour() -> None:
     nights = Schedule.from_text("sun 00:00-06:00")
     # 25 October 2026: 03:00 -> 02:00, the night is one hour longer.
-    assert nights.between(local(2026, 10, 25, 0, 0), local(2026, 10, 25, 6, 0)) == timedelta(hours=7)
+    assert nights.between(local(2026, 10, 25, 0, 0), local(2026, 10, 25, 6, 0)) == timedelta(
+        hours=7
+    )
     friday = local(2026, 10, 23, 17, 0)
     assert WEEK.add(friday, 1) == local(2026, 10, 26, 9, 0)
 
@@ -76,8 +78,16 @@ def test_lunch_break_and_several_parts() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "mon-fri", "mon-fri 17:00-08:00", "xyz 08:00-09:00", "fri-mon 08:00-09:00",
-             "mon 08:00-12:00 11:00-13:00", "mon 25:00-26:00"]
+    "text",
+    [
+        "",
+        "mon-fri",
+        "mon-fri 17:00-08:00",
+        "xyz 08:00-09:00",
+        "fri-mon 08:00-09:00",
+        "mon 08:00-12:00 11:00-13:00",
+        "mon 25:00-26:00",
+    ],
 )
 def test_bad_opening_hours_are_refused(text: str) -> None:
     with pytest.raises(ScheduleError):
