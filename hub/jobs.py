@@ -47,22 +47,6 @@ def deliver_outbox(engine: Engine, settings: Settings) -> None:
 register_job(PeriodicJob("deliver-outbox", lambda s: s.outbox_interval_seconds, deliver_outbox))
 
 
-def send_webinar_reminders(engine: Engine, settings: Settings) -> None:
-    """Webinar reminder mails (webinars/reminders.py): each one exactly once."""
-    from webinars.reminders import process_due
-
-    report = process_due(engine, utcnow(), settings=settings)
-    if report.sent:
-        log.info("webinars: %d reminders queued", report.sent)
-
-
-register_job(
-    PeriodicJob(
-        "webinar-reminders", lambda s: s.webinar_reminder_interval_seconds, send_webinar_reminders
-    )
-)
-
-
 def sweep_questions(engine: Engine, settings: Settings) -> None:
     """Question SLAs: automatic escalations and reminder digests (hub/questions/escalation.py)."""
     from hub.questions.escalation import sweep
@@ -77,3 +61,19 @@ def sweep_questions(engine: Engine, settings: Settings) -> None:
 
 
 register_job(PeriodicJob("questions-sweep", lambda s: s.questions_sweep_seconds, sweep_questions))
+
+
+def send_webinar_reminders(engine: Engine, settings: Settings) -> None:
+    """Webinar reminder mails (webinars/reminders.py): each one exactly once."""
+    from webinars.reminders import process_due
+
+    report = process_due(engine, utcnow(), settings=settings)
+    if report.sent:
+        log.info("webinars: %d reminders queued", report.sent)
+
+
+register_job(
+    PeriodicJob(
+        "webinar-reminders", lambda s: s.webinar_reminder_interval_seconds, send_webinar_reminders
+    )
+)

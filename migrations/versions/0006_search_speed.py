@@ -1,7 +1,7 @@
 """search speed: a generation counter for the search vocabulary's freshness check
 
 Revision ID: 0006a
-Revises: 0005
+Revises: 0006d
 Create Date: 2026-11-22 16:10:00
 
 Every search used to check with three queries whether published articles or synonyms had
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0006a"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
