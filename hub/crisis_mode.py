@@ -27,6 +27,7 @@ from sqlmodel import Field, Session, SQLModel, col
 from hub import outbox
 from hub.crisis import crisis_state, set_crisis
 from hub.errors import InvalidInput
+from hub.i18n import N_
 from hub.models import Role, User, UTCDateTime, utcnow
 from hub.people import require_role
 from hub.visits import local_day
@@ -199,20 +200,20 @@ def save_webinar_template(
     errors: dict[str, str] = {}
     title = outbox.one_line(title, 200)
     if not title:
-        errors["title"] = "titre obligatoire"
+        errors["title"] = N_("titre obligatoire")
     try:
         if not parse_pattern(pattern):
-            errors["pattern"] = "au moins un créneau, p. ex. « mar 15:00, jeu 15:00 »"
+            errors["pattern"] = N_("au moins un créneau, p. ex. « mar 15:00, jeu 15:00 »")
     except (InvalidInput, ValueError) as exc:
         errors["pattern"] = str(getattr(exc, "message", exc))
     if not 15 <= duration_minutes <= 480:
-        errors["duration_minutes"] = "entre 15 et 480 minutes"
+        errors["duration_minutes"] = N_("entre 15 et 480 minutes")
     if not 1 <= capacity <= 10000:
-        errors["capacity"] = "entre 1 et 10 000 places"
+        errors["capacity"] = N_("entre 1 et 10 000 places")
     if not 1 <= weeks <= 26:
-        errors["weeks"] = "entre 1 et 26 semaines"
+        errors["weeks"] = N_("entre 1 et 26 semaines")
     if errors:
-        raise InvalidInput("modèle de webinaires invalide", errors)
+        raise InvalidInput(N_("modèle de webinaires invalide"), errors)
     template = webinar_template(session) or CrisisWebinarTemplate(title=title, pattern=pattern)
     template.title = title
     template.pattern = pattern.strip()
@@ -264,10 +265,10 @@ def switch(
     message = message.strip()
     if active and not message:
         raise InvalidInput(
-            "un message est obligatoire", {"message": "le bandeau a besoin d'un message"}
+            N_("un message est obligatoire"), {"message": N_("le bandeau a besoin d'un message")}
         )
     if len(message) > MAX_MESSAGE:
-        raise InvalidInput("message trop long", {"message": f"{MAX_MESSAGE} caractères au plus"})
+        raise InvalidInput(N_("message trop long"), {"message": N_("500 caractères au plus")})
     set_crisis(session, active=active, message=message, actor=actor)
 
     subject = (
@@ -320,13 +321,13 @@ def _create_webinars(session: Session, actor: User | None) -> int:
     template = webinar_template(session)
     if template is None:
         raise InvalidInput(
-            "aucun modèle de webinaires enregistré",
-            {"create_webinars": "enregistrez d'abord le modèle de la série"},
+            N_("aucun modèle de webinaires enregistré"),
+            {"create_webinars": N_("enregistrez d'abord le modèle de la série")},
         )
     if actor is None:
         raise InvalidInput(
-            "créer les webinaires demande un membre de l'équipe e-learning",
-            {"create_webinars": "indiquez qui organise (hub crisis on --by EMAIL)"},
+            N_("créer les webinaires demande un membre de l'équipe e-learning"),
+            {"create_webinars": N_("indiquez qui organise (hub crisis on --by EMAIL)")},
         )
     from webinars.series import create_series
 

@@ -21,7 +21,12 @@ KEYWORDS = {
     "HubError": None,
     "flash": (2,),
 }
-METHODS = [("hub/**.py", "python"), ("kb/**.py", "python"), ("templates/**.html", "jinja2")]
+METHODS = [
+    ("hub/**.py", "python"),
+    ("kb/**.py", "python"),
+    ("webinars/**.py", "python"),
+    ("templates/**.html", "jinja2"),
+]
 
 
 def test_every_message_has_an_english_translation() -> None:

@@ -173,7 +173,7 @@ def crisis_template(
             errors[name] = N_("nombre entier attendu")
     try:
         if errors:
-            raise InvalidInput("", errors)
+            raise InvalidInput(N_("Corrigez les champs signalés."), errors)
         crisis_mode.save_webinar_template(
             db, actor=user, title=title, pattern=pattern, description=description, **numbers
         )
