@@ -276,8 +276,8 @@ def register_transport(channel: Channel, factory: TransportFactory) -> None:
 
 
 def configured_transports(settings: Settings) -> dict[Channel, Transport]:
+    import hub.teams.transport  # noqa: F401  (registers the Teams transport)
     from hub import mail  # noqa: F401  (registers the SMTP transport)
-    from hub.teams import transport  # noqa: F401  (registers the Teams transport)
 
     transports: dict[Channel, Transport] = {}
     for channel, factory in _factories.items():
