@@ -210,7 +210,7 @@ class Settings(BaseSettings):
 
     @property
     def teams_mode(self) -> str:
-        """"graph" (post and read), "webhook" (post only) or "" (Teams not configured)."""
+        """ "graph" (post and read), "webhook" (post only) or "" (Teams not configured)."""
         signed_in = self.teams_static_token or (self.teams_tenant_id and self.teams_client_id)
         if self.teams_team_id and self.teams_channel_id and signed_in:
             return "graph"
