@@ -10,19 +10,20 @@ database only ever receives [a-z0-9] terms, quoted.
 from __future__ import annotations
 
 import bisect
+import heapq
 import html
 import math
 import re
 import threading
-from collections import Counter
+from array import array
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
 from markupsafe import Markup, escape
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extract
-from sqlalchemy import ColumnElement, Row, text
+from sqlalchemy import ColumnElement, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -31,7 +32,6 @@ from kb.analyzer import STOPWORDS, analyze, fold, stem, words
 from kb.articles import readable_filter
 from kb.models import Article, Audience, Kind, Status, Synonym
 
-CANDIDATES = 50  # best database matches re-ranked in Python (the design brief's ~50)
 PREFIX_EXPANSIONS = 12  # vocabulary words a partial last word may stand for
 SNIPPET_WORDS = 28
 FIELD_WEIGHTS = {"title": 3.0, "tags": 2.0, "body": 1.0}
@@ -58,6 +58,10 @@ class Vocabulary:
     synonyms: dict[str, str] = field(default_factory=dict)
     idf: dict[str, float] = field(default_factory=dict)  # filled as terms are searched
     terms_by_length: dict[int, list[str]] = field(default_factory=dict)
+    # For each term, the published articles holding it (ids, ascending) and its weight in
+    # each: sum over fields of FIELD_WEIGHTS x saturated term frequency (what _rank reads).
+    postings: dict[str, tuple[array[int], array[float]]] = field(default_factory=dict)
+    slugs: dict[int, str] = field(default_factory=dict)
 
 
 _cache: dict[str, Vocabulary] = {}
@@ -82,16 +86,42 @@ def vocabulary(session: Session) -> Vocabulary:
         surface: set[str] = set()
         rows = session.execute(
             sa_select(
+                col(Article.id),
+                col(Article.slug),
                 col(Article.search_title),
                 col(Article.search_tags),
                 col(Article.search_body),
                 col(Article.title),
                 col(Article.tags),
-            ).where(col(Article.status) == Status.published)
+            )
+            .where(col(Article.status) == Status.published)
+            .order_by(col(Article.id))
         ).all()
-        for search_title, search_tags, search_body, title, tags in rows:
-            frequency.update(set(f"{search_title} {search_tags} {search_body}".split()))
+        posting_ids: dict[str, list[int]] = {}
+        posting_weights: dict[str, list[float]] = {}
+        slugs: dict[int, str] = {}
+        for article_id, slug, search_title, search_tags, search_body, title, tags in rows:
+            slugs[article_id] = slug
+            weights: dict[str, float] = {}
+            for name, text_ in (
+                ("title", search_title),
+                ("tags", search_tags),
+                ("body", search_body),
+            ):
+                for term, tf in Counter(text_.split()).items():
+                    # BM25-like saturation (k1 = 1.2), fields summed title, tags, body.
+                    weights[term] = weights.get(term, 0.0) + FIELD_WEIGHTS[name] * (tf * 2.2) / (
+                        tf + 1.2
+                    )
+            frequency.update(weights.keys())
+            for term, weight in weights.items():
+                posting_ids.setdefault(term, []).append(article_id)
+                posting_weights.setdefault(term, []).append(weight)
             surface.update(words(f"{title} {tags}"))
+        postings = {
+            term: (array("q", ids), array("d", posting_weights[term]))
+            for term, ids in posting_ids.items()
+        }
         word_stems = {word: stem(word) for word in surface}
         # Body words feed prefixes too, through their stems (cheaper, same effect).
         word_stems.update({term: term for term in frequency})
@@ -107,6 +137,8 @@ def vocabulary(session: Session) -> Vocabulary:
             terms=sorted(frequency),
             words=sorted(word_stems),
             word_stems=word_stems,
+            postings=postings,
+            slugs=slugs,
         )
         _cache[key] = vocab
         return vocab
@@ -196,65 +228,50 @@ class Result:
     snippet: Markup
 
 
-SCORED_COLUMNS = (
-    col(Article.id),
-    col(Article.slug),
-    col(Article.search_title),
-    col(Article.search_tags),
-    col(Article.search_body),
-)
-
-
-def _candidates(
-    session: Session, groups: list[set[str]], filters: list[ColumnElement[bool]]
-) -> list[Row[Any]]:
-    """Articles matching every group (a group: alternatives for one query word), as rows of
-    the columns ranking reads (no ORM objects: most candidates are never shown)."""
+def _matching_ids(session: Session, groups: list[set[str]]) -> list[int]:
+    """Ids of the articles matching every group (a group: alternatives for one query word),
+    from the full-text index alone, unordered: ranking every match in the database (bm25,
+    ts_rank_cd decompressing each tsvector) cost more than doing it in Python, and so did
+    reading article rows there for the reader's filter (see `_readable_ids`)."""
     if not groups:
         return []
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
+    if session.get_bind().dialect.name == "sqlite":
         match = " AND ".join(
             "(" + " OR ".join(f'"{term}"' for term in sorted(group)) + ")" for group in groups
         )
-        ranked = text(
-            "SELECT rowid FROM article_fts WHERE article_fts MATCH :match "
-            "ORDER BY bm25(article_fts, 3.0, 2.0, 1.0) LIMIT :limit"
-        )
-        ids = [row[0] for row in session.execute(ranked, {"match": match, "limit": CANDIDATES * 2})]
-        if not ids:
-            return []
-        query = sa_select(*SCORED_COLUMNS).where(col(Article.id).in_(ids), *filters)
-        by_id = {row.id: row for row in session.execute(query)}
-        return [by_id[i] for i in ids if i in by_id][:CANDIDATES]
+        query = text("SELECT rowid FROM article_fts WHERE article_fts MATCH :match")
+        return list(session.execute(query, {"match": match}).scalars())
     tsquery = " & ".join("(" + " | ".join(sorted(group)) + ")" for group in groups)
-    condition = text("article.search_vector @@ to_tsquery('simple', :tsquery)")
-    # First the matching ids through the GIN index, unordered (cheap); ranking every match
-    # in the database (ts_rank_cd decompresses each tsvector) only when there are too many
-    # to rank them all in Python.
-    ids = list(
-        session.execute(
-            sa_select(col(Article.id))
-            .where(condition, *filters)
-            .limit(CANDIDATES + 1)
-            .params(tsquery=tsquery)
-        ).scalars()
-    )
-    if not ids:
-        return []
-    if len(ids) <= CANDIDATES:
-        return list(
-            session.execute(sa_select(*SCORED_COLUMNS).where(col(Article.id).in_(ids))).all()
-        )
-    rank = text("ts_rank_cd(article.search_vector, to_tsquery('simple', :tsquery)) DESC")
-    query = (
-        sa_select(*SCORED_COLUMNS)
-        .where(condition, *filters)
-        .order_by(rank)
-        .limit(CANDIDATES)
-        .params(tsquery=tsquery)
-    )
-    return list(session.execute(query).all())
+    query = text("SELECT id FROM article WHERE search_vector @@ to_tsquery('simple', :tsquery)")
+    return list(session.execute(query, {"tsquery": tsquery}).scalars())
+
+
+READABLE_SETS = 128  # (reader filter, index generation) pairs remembered per process
+_readable: OrderedDict[tuple[object, ...], frozenset[int]] = OrderedDict()
+_readable_lock = threading.Lock()
+
+
+def _readable_ids(
+    session: Session, filters: list[ColumnElement[bool]], version: object
+) -> frozenset[int]:
+    """Ids of the articles the filters select (readable_filter, kind, audience, tag), from
+    the database, remembered until the index generation changes: a search then intersects
+    in Python instead of reading thousands of article rows to apply the same filter."""
+    statement = sa_select(col(Article.id)).where(*filters)
+    bind = session.get_bind()
+    compiled = statement.compile(dialect=bind.dialect)
+    key = (str(bind.engine.url), version, compiled.string, repr(sorted(compiled.params.items())))
+    with _readable_lock:
+        hit = _readable.get(key)
+        if hit is not None:
+            _readable.move_to_end(key)
+            return hit
+    ids = frozenset(session.execute(statement).scalars())
+    with _readable_lock:
+        _readable[key] = ids
+        while len(_readable) > READABLE_SETS:
+            _readable.popitem(last=False)
+    return ids
 
 
 def _idf(vocab: Vocabulary, term: str) -> float:
@@ -265,36 +282,69 @@ def _idf(vocab: Vocabulary, term: str) -> float:
     return idf
 
 
-def _score(article: Any, terms: list[QueryTerm], vocab: Vocabulary) -> tuple[float, set[str]]:
-    # Term frequencies of the query's alternatives only, counted in C: with single spaces
-    # doubled, " term " occurrences never overlap, so str.count is exact.
-    fields = {
-        "title": f" {article.search_title.replace(' ', '  ')} ",
-        "tags": f" {article.search_tags.replace(' ', '  ')} ",
-        "body": f" {article.search_body.replace(' ', '  ')} ",
-    }
-    score = 0.0
-    matched: set[str] = set()
-    words_matched = 0
+def _rank(ids: list[int], terms: list[QueryTerm], vocab: Vocabulary) -> dict[int, float]:
+    """Score of every matching article, from the vocabulary's postings: the words of the
+    query it matches first (as Meilisearch ranks), then for each word its best alternative's
+    field-weighted, saturated term frequency x idf / (1 + typo or prefix cost); a synonym's
+    optional terms count 0.6. Articles published after the vocabulary was read are left out
+    (the next search sees them)."""
+    allowed = {i for i in ids if i in vocab.slugs}
+    totals = dict.fromkeys(allowed, 0.0)
+    counts = dict.fromkeys(allowed, 0)
     for term in terms:
-        best = 0.0
+        best: dict[int, float] = {}
         for candidate, cost in term.alternatives.items():
+            posting = vocab.postings.get(candidate)
+            if posting is None:
+                continue
             idf = _idf(vocab, candidate)
-            weight = 0.0
-            needle = f" {candidate} "
-            for name, padded in fields.items():
-                tf = padded.count(needle)
-                if tf:
-                    # Saturating term frequency (BM25-like, k1 = 1.2).
-                    weight += FIELD_WEIGHTS[name] * (tf * 2.2) / (tf + 1.2)
-                    matched.add(candidate)
-            value = weight * idf / (1 + cost)
-            best = max(best, value)
-        if best > 0:
-            words_matched += 0 if term.from_synonym else 1
-            score += best * (0.6 if term.from_synonym else 1.0)
-    # Words matched first (as Meilisearch ranks), then relevance.
-    return words_matched * 100.0 + score, matched
+            holders, weights = posting
+            if len(holders) <= 8 * len(allowed):  # walk the posting list
+                for article_id, weight in zip(holders, weights, strict=True):
+                    if article_id in allowed:
+                        value = weight * idf / (1 + cost)
+                        if value > best.get(article_id, 0.0):
+                            best[article_id] = value
+            else:  # a common term and few matches: look each match up
+                for article_id in allowed:
+                    index = _find(holders, article_id)
+                    if index >= 0:
+                        value = weights[index] * idf / (1 + cost)
+                        if value > best.get(article_id, 0.0):
+                            best[article_id] = value
+        factor = 0.6 if term.from_synonym else 1.0
+        for article_id, value in best.items():
+            totals[article_id] += value * factor
+            if not term.from_synonym:
+                counts[article_id] += 1
+    return {i: counts[i] * 100.0 + totals[i] for i in allowed}
+
+
+def _best(scores: dict[int, float], limit: int, slugs: dict[int, str]) -> list[int]:
+    """The `limit` best scores, ties (to 6 decimals) by slug: the same order on every backend.
+    Only the scores that may tie with the last place kept are sorted with their slugs."""
+    if not scores or limit <= 0:
+        return []
+    leaders = heapq.nlargest(limit, scores.values())
+    cut = leaders[-1] - 1e-6  # anything that rounds like the last place kept
+    contenders = [i for i, score in scores.items() if score >= cut]
+    contenders.sort(key=lambda i: (-round(scores[i], 6), slugs[i]))
+    return contenders[:limit]
+
+
+def _find(sorted_ids: array[int], article_id: int) -> int:
+    index = bisect.bisect_left(sorted_ids, article_id)
+    return index if index < len(sorted_ids) and sorted_ids[index] == article_id else -1
+
+
+def _matched(article_id: int, terms: list[QueryTerm], vocab: Vocabulary) -> set[str]:
+    """The query's index terms (alternatives included) that this article holds."""
+    return {
+        candidate
+        for term in terms
+        for candidate in term.alternatives
+        if candidate in vocab.postings and _find(vocab.postings[candidate][0], article_id) >= 0
+    }
 
 
 @lru_cache(maxsize=200_000)
@@ -402,13 +452,14 @@ def search(
     unknown = [t.typed for t in terms if not t.from_synonym and not t.alternatives]
     optional = [t for t in terms if t.from_synonym]
     dropped = list(unknown)
-    candidates: list[Row[Any]] = []
+    readable = _readable_ids(session, filters, vocab.version)
+    matches: list[int] = []
     while True:
         groups = [set(t.alternatives) for t in required]
         if optional and not groups:
             groups = [{a for o in optional for a in o.alternatives}]
-        candidates = _candidates(session, groups, filters) if groups else []
-        if candidates or len(required) <= 1:
+        matches = [i for i in _matching_ids(session, groups) if i in readable] if groups else []
+        if matches or len(required) <= 1:
             break
         # Nothing matches every word: drop the rarest one and try again.
         rarest = min(
@@ -417,22 +468,26 @@ def search(
         required.remove(rarest)
         dropped.append(rarest.typed)
 
-    scored = []
-    for row in candidates:
-        score, matched = _score(row, terms, vocab)
-        scored.append((score, row, matched))
-    scored.sort(key=lambda item: (-round(item[0], 6), item[1].slug))
-    top = scored[:limit]
-    shown = select(Article).where(col(Article.id).in_([row.id for _, row, _ in top]))
+    scores = _rank(matches, terms, vocab)
+    top = _best(scores, limit, vocab.slugs)
+    shown = select(Article).where(col(Article.id).in_(top))
     articles = {article.id: article for article in session.exec(shown)} if top else {}
     results = []
-    for score, shown_row, matched in top:
-        article = articles[shown_row.id]
+    for article_id in top:
+        article = articles.get(article_id)
+        if article is None:  # deleted since the ids were read
+            continue
+        matched = _matched(article_id, terms, vocab)
         source = article.summary or snippet_text(article.body)
         snippet = highlight(source, matched)
         if "<mark>" not in snippet:
             snippet = highlight(snippet_text(article.body), matched) or snippet
         results.append(
-            Result(article=article, score=round(score, 3), matched_terms=matched, snippet=snippet)
+            Result(
+                article=article,
+                score=round(scores[article_id], 3),
+                matched_terms=matched,
+                snippet=snippet,
+            )
         )
     return SearchResponse(query=query, results=results, terms=terms, dropped=dropped)
