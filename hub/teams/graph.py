@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import warnings
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -95,7 +96,11 @@ class GraphGateway:
 
         self.settings = settings
         self.graph_url = settings.teams_graph_url
+        # The SDK is async; the hub calls it from plain threads (worker, thread pool). Its
+        # private loop runs in one dedicated thread, so a caller that already has a running
+        # loop (an async test, Playwright's sync API) can still use the gateway.
         self._loop = asyncio.new_event_loop()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-graph")
         http = httpx.AsyncClient(
             base_url=self.graph_url,
             timeout=httpx.Timeout(settings.teams_timeout_seconds),
@@ -123,7 +128,7 @@ class GraphGateway:
 
     def _run(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         try:
-            return self._loop.run_until_complete(make())
+            return self._thread.submit(self._loop.run_until_complete, make()).result()
         except TeamsError:
             raise
         except APIError as exc:
@@ -271,6 +276,7 @@ class GraphGateway:
         if self._loop.is_closed():
             return
         try:
-            self._loop.run_until_complete(self._http.aclose())
+            self._thread.submit(self._loop.run_until_complete, self._http.aclose()).result()
         finally:
-            self._loop.close()
+            self._thread.submit(self._loop.close).result()
+            self._thread.shutdown()
