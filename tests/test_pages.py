@@ -176,3 +176,23 @@ def test_error_messages_quoting_user_input_are_escaped(client: TestClient, db: S
     assert response.status_code == 404  # not a 500: the % is not a format directive
     assert "<b>bold" not in response.text
     assert "Département inconnu : &lt;b&gt;bold%(x)s" in response.text
+
+
+def test_home_shows_each_staff_role_what_to_look_at_first(client: TestClient, db: Session) -> None:
+    from hub.outbox import OutboxStatus, enqueue_mail
+
+    make_department(db)
+    teacher = make_user(db, Role.teacher)
+    message = enqueue_mail(db, to="x@college.example", subject="s", text="t", kind="test")
+    assert message is not None
+    message.status = OutboxStatus.failed.value
+    db.commit()
+    sign_in(client, teacher)
+    page = client.get("/").text
+    assert 'href="/questions/new"' in page
+    assert "0 en attente, 0 avec une réponse à lire" in page
+    client.cookies.clear()
+    sign_in(client, make_user(db, Role.elearning))
+    page = client.get("/").text
+    assert "Le mode crise est désactivé." in page
+    assert "1 message(s) en échec" in page

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import func, select
+from sqlmodel import Session, col
 
+from hub.crisis import crisis_active
 from hub.crisis_mode import PIN_ROLES, pinned_articles
 from hub.i18n import LOCALES
 from hub.kind_words import approved as approved_kind_words
-from hub.models import Role
+from hub.models import Role, User
+from hub.outbox import OutboxMessage, OutboxStatus
 from hub.people import visible_departments
+from hub.questions.models import Question, QuestionStatus
+from hub.questions.queues import combined_department_ids, my_questions, queue_counts
 from hub.web.deps import OptionalUser, SessionDep
 from hub.web.rendering import render
 from hub.web.routes.auth import safe_next
@@ -31,8 +37,39 @@ def home(request: Request, db: SessionDep, user: OptionalUser) -> Response:
     return render(
         request,
         "home/index.html",
-        {"departments": departments, "pinned": pinned, "kind_words": kind_words},
+        {
+            "departments": departments,
+            "pinned": pinned,
+            "kind_words": kind_words,
+            "glance": at_a_glance(db, user) if user else {},
+        },
     )
+
+
+def at_a_glance(db: Session, user: User) -> dict[str, object]:
+    """The few numbers each staff role looks at first (kept to cheap counts)."""
+    if user.role is Role.teacher:
+        mine = my_questions(db, actor=user)
+        return {
+            "waiting": sum(1 for q in mine if q.status == QuestionStatus.open.value),
+            "answered": sum(1 for q in mine if q.status == QuestionStatus.answered.value),
+        }
+    if user.role is Role.referent:
+        counts = queue_counts(db, combined_department_ids(db, user))
+        return {"open": sum(counts.values())}
+    if user.role is Role.elearning:
+        escalated = db.execute(
+            select(func.count(col(Question.id))).where(
+                col(Question.status) == QuestionStatus.open.value, col(Question.level) >= 1
+            )
+        ).scalar_one()
+        failed = db.execute(
+            select(func.count(col(OutboxMessage.id))).where(
+                col(OutboxMessage.status) == OutboxStatus.failed.value
+            )
+        ).scalar_one()
+        return {"crisis": crisis_active(db), "escalated": escalated, "failed": failed}
+    return {}
 
 
 @router.get("/lang/{locale}", name="set_language")
