@@ -88,6 +88,7 @@ def load_demo(session: Session) -> dict[str, int]:
     created["exams"] = load_demo_exams(session)
     created["webinars"] = load_demo_webinars(session)
     created["questions"] = load_demo_questions(session)
+    created["kind words"] = load_demo_kind_words(session)
     return created
 
 
@@ -256,3 +257,31 @@ def load_demo_questions(session: Session) -> int:
     )
     session.flush()
     return 4
+
+
+def load_demo_kind_words(session: Session) -> int:
+    """Two approved notes on the kind-words wall and one waiting for moderation (only into
+    an empty wall)."""
+    from hub.kind_words import KindWord, leave, moderate
+
+    if session.exec(select(KindWord)).first() is not None:
+        return 0
+    team = get_user_by_email(session, f"equipe.elearning@{DEMO_DOMAIN}")
+    teacher = get_user_by_email(session, f"enseignant@{DEMO_DOMAIN}")
+    referent = get_user_by_email(session, f"referent.sci@{DEMO_DOMAIN}")
+    if team is None or teacher is None or referent is None:
+        return 0
+    notes = [
+        (
+            referent,
+            "Merci à toutes et tous pour votre patience cette semaine : on y arrive !",
+            True,
+        ),
+        (teacher, "Premier cours en visio réussi grâce à la check-list. Merci l'équipe !", True),
+        (teacher, "Courage aux collègues qui corrigent les examens à distance ce week-end.", None),
+    ]
+    for author, body, approve in notes:
+        word = leave(session, actor=author, body=body, share_on_teams=False)
+        if approve is not None:
+            moderate(session, word.id or 0, actor=team, approve=approve)
+    return len(notes)
