@@ -82,6 +82,9 @@ def vocabulary(session: Session) -> Vocabulary:
     if cached is not None and cached.version == version:
         return cached
     with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None and cached.version == version:
+            return cached  # built by another thread meanwhile
         frequency: Counter[str] = Counter()
         surface: set[str] = set()
         rows = session.execute(
@@ -243,9 +246,18 @@ def _matching_ids(session: Session, groups: list[set[str]]) -> list[int]:
         return list(session.execute(query, {"match": match}).scalars())
     tsquery = " & ".join("(" + " | ".join(sorted(group)) + ")" for group in groups)
     query = text("SELECT id FROM article WHERE search_vector @@ to_tsquery('simple', :tsquery)")
-    return list(session.execute(query, {"tsquery": tsquery}).scalars())
+    # Through the GIN index, always: on a compact (vacuumed) table the planner prefers a
+    # sequential scan for common words, not knowing that `@@` then reads every tsvector out
+    # of TOAST (measured 50-120 ms against 4 ms at 5,000 articles).
+    session.execute(SEQSCAN_OFF)
+    try:
+        return list(session.execute(query, {"tsquery": tsquery}).scalars())
+    finally:
+        session.execute(SEQSCAN_RESET)
 
 
+SEQSCAN_OFF = text("SET LOCAL enable_seqscan = off")
+SEQSCAN_RESET = text("RESET enable_seqscan")
 READABLE_SETS = 128  # (reader filter, index generation) pairs remembered per process
 _readable: OrderedDict[tuple[object, ...], frozenset[int]] = OrderedDict()
 _readable_lock = threading.Lock()
