@@ -11,8 +11,10 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub import __version__
@@ -51,6 +53,7 @@ from webinars import web as webinars_web
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+DATABASE_RETRY_AFTER_SECONDS = 5  # Retry-After of the 503 answered while the database is away
 
 
 def create_app(settings: Settings | None = None, *, run_scheduler: bool | None = None) -> FastAPI:
@@ -211,6 +214,43 @@ def _install_error_pages(app: FastAPI) -> None:
         if _wants_json(request):
             return JSONResponse({"detail": jsonable_errors(exc)}, status_code=422)
         return _error_response(request, 422, N_("Données envoyées invalides."))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def database_unavailable(request: Request, exc: Exception) -> Response:
+        # The database is down, restarting, unreachable, or (SQLite) locked beyond the busy
+        # timeout, or every pooled connection is busy: a temporary state, not a bug. The pool
+        # recovers by itself (pre-ping), so the client is told to come back shortly.
+        log.warning(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.url.path,
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        )
+        message = N_(
+            "Le hub ne peut pas joindre sa base de données pour le moment. "
+            "Réessayez dans quelques instants."
+        )
+        headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, status_code=503, headers=headers)
+        # Rendered without the app in the scope: the page layout would otherwise read the
+        # crisis banner from the database that just failed.
+        scope = {key: value for key, value in request.scope.items() if key != "app"}
+        offline = Request(scope, request.receive)
+        if not hasattr(offline.state, "locale"):
+            offline.state.locale = pick_locale((scope.get("session") or {}).get("lang"))
+        renderer: Renderer = request.app.state.renderer
+        try:
+            response = renderer.render(
+                offline, "errors/error.html", {"status": 503, "message": message}, status_code=503
+            )
+        except Exception:  # never a 500 here: a plain page will do
+            log.exception("could not render the 503 page")
+            return PlainTextResponse(message, status_code=503, headers=headers)
+        response.headers.update(headers)
+        return response
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:
