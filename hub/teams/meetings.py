@@ -41,10 +41,10 @@ def create_meeting(
     slow Graph never holds the SQLite write lock), then store the link."""
     from webinars.sessions import get_session, require_host, set_join_url
 
-    if settings.teams_mode != "graph":
-        raise Conflict("Teams n'est pas configuré pour créer des réunions (connexion Graph).")
     with session_scope(engine, write=False) as session:
-        require_host(session, actor, webinar_id)
+        require_host(session, actor, webinar_id)  # who may, before what is configured
+        if settings.teams_mode != "graph":
+            raise Conflict("Teams n'est pas configuré pour créer des réunions (connexion Graph).")
         webinar = get_session(session, webinar_id)
         subject, uid = webinar.title, webinar.uid
         start = webinar.starts_at
