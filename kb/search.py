@@ -100,8 +100,7 @@ def vocabulary(session: Session) -> Vocabulary:
             .where(col(Article.status) == Status.published)
             .order_by(col(Article.id))
         ).all()
-        posting_ids: dict[str, list[int]] = {}
-        posting_weights: dict[str, list[float]] = {}
+        postings: dict[str, tuple[array[int], array[float]]] = {}
         slugs: dict[int, str] = {}
         for article_id, slug, search_title, search_tags, search_body, title, tags in rows:
             slugs[article_id] = slug
@@ -118,13 +117,12 @@ def vocabulary(session: Session) -> Vocabulary:
                     )
             frequency.update(weights.keys())
             for term, weight in weights.items():
-                posting_ids.setdefault(term, []).append(article_id)
-                posting_weights.setdefault(term, []).append(weight)
+                posting = postings.get(term)
+                if posting is None:  # compact arrays from the start: no list of objects
+                    posting = postings[term] = (array("q"), array("d"))
+                posting[0].append(article_id)
+                posting[1].append(weight)
             surface.update(words(f"{title} {tags}"))
-        postings = {
-            term: (array("q", ids), array("d", posting_weights[term]))
-            for term, ids in posting_ids.items()
-        }
         word_stems = {word: stem(word) for word in surface}
         # Body words feed prefixes too, through their stems (cheaper, same effect).
         word_stems.update({term: term for term in frequency})
