@@ -221,21 +221,30 @@ class HubProcess:
             self.kill()
 
 
-@pytest.fixture
-def hub_processes() -> Iterator[Callable[..., HubProcess]]:
-    """A factory of hub processes; every one still running is stopped after the test."""
-    started: list[HubProcess] = []
+class HubProcesses:
+    """A factory of hub processes; `stop_all` stops those still running."""
 
-    def factory(
-        *args: str, env: dict[str, str], cwd: Path, log_name: str, port: int = 0
+    def __init__(self) -> None:
+        self.started: list[HubProcess] = []
+
+    def __call__(
+        self, *args: str, env: dict[str, str], cwd: Path, log_name: str, port: int = 0
     ) -> HubProcess:
         process = HubProcess(args=args, env=env, cwd=cwd, log_path=cwd / log_name, port=port)
-        started.append(process)
+        self.started.append(process)
         return process
 
-    yield factory
-    for process in started:
-        process.stop()
+    def stop_all(self) -> None:
+        for process in reversed(self.started):
+            process.stop()
+
+
+@pytest.fixture
+def hub_processes() -> Iterator[HubProcesses]:
+    """Hub processes of one test; every one still running is stopped after it."""
+    processes = HubProcesses()
+    yield processes
+    processes.stop_all()
 
 
 def serve_args(port: int, workers: int = 1) -> tuple[str, ...]:

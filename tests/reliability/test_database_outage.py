@@ -12,7 +12,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from hub.models import Role
 from hub.tokens import create_token
 from tests.factories import csrf_from, make_department, make_user, sign_in
 from tests.reliability.conftest import (
-    HubProcess,
+    HubProcesses,
     PrivatePostgres,
     free_port,
     http_client,
@@ -94,7 +93,7 @@ class Load:
 
 
 def test_postgresql_restart_gives_503_then_recovers_without_a_hub_restart(
-    private_postgres: PrivatePostgres, tmp_path: Path, hub_processes: Callable[..., HubProcess]
+    private_postgres: PrivatePostgres, tmp_path: Path, hub_processes: HubProcesses
 ) -> None:
     token = prepare_database(private_postgres.url)
     port = free_port()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from hub.db import make_engine
 from hub.outbox import OutboxMessage
 from hub.questions.models import Question, QuestionEvent
 from tests.reliability.conftest import (
-    HubProcess,
+    HubProcesses,
     dedicated_postgres,
     free_port,
     http_client,
@@ -146,7 +146,7 @@ def check_nothing_half_written(
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_acknowledged_questions_survive_a_sigkill(
-    backend: str, tmp_path: Path, hub_processes: Callable[..., HubProcess]
+    backend: str, tmp_path: Path, hub_processes: HubProcesses
 ) -> None:
     with database(backend, tmp_path) as url:
         token = prepare_database(url)
