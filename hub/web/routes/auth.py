@@ -108,7 +108,14 @@ def demo_login(
 
 
 @router.post("/logout", name="logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, db: SessionDep, user: OptionalUser) -> Response:
+    if user is not None and request.session.get("uid") == user.id:
+        # The signed cookie is self-contained: a copy of it (stolen, or left on a shared
+        # computer) would outlive the sign-out. Bumping the version ends every session of the
+        # account, as a password change does.
+        user.session_version += 1
+        db.add(user)
+        db.commit()
     end_session(request.session)
     flash(request, "Vous êtes déconnecté.")
     return RedirectResponse("/", status_code=303)
