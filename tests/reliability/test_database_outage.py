@@ -180,7 +180,6 @@ def test_postgresql_restart_gives_503_then_recovers_without_a_hub_restart(
     assert after and all(200 <= status < 300 for _, _, status in after), [
         r for r in after if not 200 <= r[2] < 300
     ][:5]
-    assert "unhandled error on" not in server.tail(2000)  # what the 500 handler logs
 
 
 def test_sqlite_locked_beyond_the_busy_timeout_is_a_503(
