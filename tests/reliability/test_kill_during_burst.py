@@ -38,7 +38,7 @@ from tests.reliability.conftest import (
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("reliability")]
 
 THREADS = 8
-KILL_AFTER_ACKNOWLEDGED = 40  # SIGKILL once this many questions got their 201
+KILL_AFTER_ACKNOWLEDGED = 30  # SIGKILL once this many questions got their 201
 TITLE = "Fiabilité {thread}-{number} : le micro ne marche plus"
 BODY = "Depuis ce matin, le micro coupe pendant le cours (essai {thread}-{number})."
 

@@ -141,12 +141,12 @@ def test_two_web_workers_and_a_worker_run_each_job_and_reminder_once(
 
             os.kill(leader, signal.SIGKILL)  # the leading web worker crashes
             killed_at = utcnow()
+            second = webinar_with_registrants(engine, "Séance Bêta")  # due during the takeover
             wait_for(
                 lambda: any(r.started_at > killed_at for r in job_runs(engine)),
                 "another process to take over",
                 timeout=30,
             )
-            second = webinar_with_registrants(engine, "Séance Bêta")
             wait_for(
                 lambda: sum(1 for to, _ in reminders(smtp_server) if to in second) >= REGISTRANTS,
                 "the second session's reminders",
