@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from rapidfuzz.distance import Levenshtein
 from sqlmodel import Session, col, func, select
 
+from hub.crisis_mode import current_banner
 from hub.errors import InvalidInput, NotFound, TooManyAttempts
 from hub.exam_import import LOCAL_TIME, parse_local
 from hub.i18n import N_
@@ -91,7 +92,8 @@ def _version(session: Session) -> tuple[object, ...]:
     count, latest = session.exec(
         select(func.count(), func.max(ExamSession.updated_at)).select_from(ExamSession)
     ).one()
-    return (count, str(latest))
+    # Every page shows the crisis banner: a cached exam page must not outlive a switch.
+    return (count, str(latest), current_banner(session.get_bind().engine))
 
 
 def timetable(session: Session, *, now: float | None = None) -> Timetable:

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from hub import crisis_mode, readiness
 from hub.crisis import crisis_state
 from hub.errors import InvalidInput
+from hub.exams import forget_cache
 from hub.i18n import N_
 from hub.models import Role
 from hub.people import require_role
@@ -104,6 +105,7 @@ def crisis_switch(
         db.rollback()
         return _page(request, db, user, status=422, errors=exc.fields, form=form)
     db.commit()
+    forget_cache()  # cached anonymous exam pages carry the banner: re-render them now
     if action == "on":
         flash(
             request,
