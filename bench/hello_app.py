@@ -2,15 +2,17 @@
 
     python -m bench.hello_app --port 8001 --workers 4
 
-Same uvicorn call as hub/cli.py `serve` (workers, proxy headers, log level and so access log),
-so the difference between this and the hub is the hub's own work per request.
+Same uvicorn call as hub/cli.py `serve`: workers and `hub.cli.uvicorn_options` (proxy headers,
+log level, the HTTP protocol with TCP_NODELAY, access log off as in production), and the
+startup heap frozen the same way, so the difference between this and the hub is the hub's
+own work per request.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 BODY = b'<!doctype html><html lang="fr"><meta charset="utf-8"><title>Hello</title><p>Hello</p>'
 HEADERS = [
@@ -32,6 +34,12 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": BODY})
 
 
+def served_app() -> ASGIApp:
+    from hub.cli import freeze_after_startup
+
+    return freeze_after_startup(app)
+
+
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
@@ -40,14 +48,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
-    uvicorn.run(  # the options of `hub serve` (hub/cli.py), nothing more
-        "bench.hello_app:app",
+    from hub.cli import uvicorn_options
+
+    uvicorn.run(  # as `hub serve` (hub/cli.py) runs the hub in production, nothing more
+        "bench.hello_app:served_app",
+        factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
-        log_level="info",
+        **uvicorn_options(production=True),
     )
 
 
