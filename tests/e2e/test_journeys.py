@@ -12,7 +12,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -75,7 +75,9 @@ def test_student_finds_tonights_exam_by_misspelt_code(
     new_context: NewContext, results_dir: Path
 ) -> None:
     code, name = "ASTRO407", f"Astronomie nocturne {RUN}"
-    start = (datetime.now(BRUSSELS) + timedelta(hours=3)).replace(second=0, microsecond=0)
+    # three real hours from now (UTC arithmetic: never a local time skipped by summer time)
+    start = (datetime.now(UTC) + timedelta(hours=3)).astimezone(BRUSSELS)
+    start = start.replace(second=0, microsecond=0)
     access_url = "https://moodle.college.example/mod/quiz/view.php?id=407"
     timetable = (
         "course_code;course_name;department;starts_at;duration_minutes;platform;access_url;"
@@ -389,8 +391,9 @@ def test_elearning_team_crisis_webinar_and_article(
     finally:
         switch_crisis_off(team)
     visitor = new_context().new_page()
-    visitor.goto("/kb")
-    expect(visitor.get_by_role("alert").filter(has_text=message)).to_have_count(0)
+    for path in ("/kb", "/exams"):
+        visitor.goto(path)
+        expect(visitor.get_by_role("alert").filter(has_text=message)).to_have_count(0)
 
 
 # --- 5. Keyboard only -------------------------------------------------------------------------
