@@ -289,10 +289,7 @@ def demo_load(ctx: Context) -> None:
         raise click.ClickException("demo data is refused in production (HUB_ENV=production)")
     with ctx.transaction() as session:
         created = load_demo(session)
-    click.echo(
-        f"demo data: {created['departments']} departments, {created['users']} users and "
-        f"{created['exams']} exams created"
-    )
+    click.echo("demo data created: " + ", ".join(f"{n} {what}" for what, n in created.items()))
 
 
 # --- people ------------------------------------------------------------------------------
@@ -554,6 +551,99 @@ def teams_channel(ctx: Context, code: str, channel_id: str) -> None:
         set_department_channel(session, department, channel_id, actor=None)
         value = department.teams_channel_id
     click.echo(f"{code}: {value or 'crisis channel'}")
+
+
+# --- crisis mode ---------------------------------------------------------------------------
+
+
+@main.group()
+def crisis() -> None:
+    """Crisis mode: banner, pinned articles, stricter targets, announcement."""
+
+
+def _crisis_actor(session: Session, email: str) -> Any:
+    from sqlmodel import select
+
+    from hub.models import User
+
+    if not email:
+        return None
+    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    if user is None:
+        raise click.ClickException(f"--by {email}: no such account")
+    return user
+
+
+@crisis.command("on")
+@click.option("--message", required=True, help="The banner and announcement text.")
+@click.option("--teams/--no-teams", default=True, show_default=True, help="Post to Teams.")
+@click.option("--mail", is_flag=True, help="Also e-mail every active staff member.")
+@click.option("--webinars", is_flag=True, help="Create the webinar series from the template.")
+@click.option("--by", "email", default="", help="E-learning team member acting (logged).")
+@pass_context
+def crisis_on(
+    ctx: Context, message: str, teams: bool, mail: bool, webinars: bool, email: str
+) -> None:
+    """Turn crisis mode on (logged; the announcement goes through the outbox)."""
+    import getpass
+
+    from hub.crisis_mode import switch
+
+    with ctx.transaction() as session:
+        result = switch(
+            session,
+            active=True,
+            actor=_crisis_actor(session, email),
+            actor_label=f"cli:{getpass.getuser()}",
+            message=message,
+            announce_teams=teams,
+            announce_mail=mail,
+            create_webinars=webinars,
+            base_url=ctx.settings.base_url,
+        )
+    click.echo(
+        f"crisis mode ON; announcement queued (Teams: {'yes' if teams else 'no'}, "
+        f"e-mails: {result.mails}); webinar sessions created: {result.webinars}"
+    )
+
+
+@crisis.command("off")
+@click.option("--teams/--no-teams", default=True, show_default=True, help="Post to Teams.")
+@click.option("--mail", is_flag=True, help="Also e-mail every active staff member.")
+@click.option("--by", "email", default="", help="E-learning team member acting (logged).")
+@pass_context
+def crisis_off(ctx: Context, teams: bool, mail: bool, email: str) -> None:
+    """Turn crisis mode off (logged)."""
+    import getpass
+
+    from hub.crisis_mode import switch
+
+    with ctx.transaction() as session:
+        switch(
+            session,
+            active=False,
+            actor=_crisis_actor(session, email),
+            actor_label=f"cli:{getpass.getuser()}",
+            announce_teams=teams,
+            announce_mail=mail,
+        )
+    click.echo("crisis mode OFF")
+
+
+@crisis.command("status")
+@pass_context
+def crisis_status(ctx: Context) -> None:
+    """Say whether crisis mode is on, since when and with which message."""
+    from hub.crisis import crisis_state
+
+    with session_scope(ctx.engine, write=False) as session:
+        state = crisis_state(session)
+        if state is None or not state.active:
+            click.echo("crisis mode OFF")
+        else:
+            click.echo(
+                f"crisis mode ON since {state.changed_at:%Y-%m-%d %H:%M} UTC: {state.message}"
+            )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -162,9 +162,12 @@ def test_create_user_with_password_prompt_then_sign_in(settings: Settings, db: S
 def test_demo_load_is_idempotent(settings: Settings, db: Session) -> None:
     first = run(settings, "demo", "load")
     assert first.exit_code == 0
-    assert "5 departments, 7 users and 6 exams created" in first.output
+    assert "5 departments, 7 users, 6 exams" in first.output
+    assert "3 kind words" in first.output
     second = run(settings, "demo", "load")
-    assert "0 departments, 0 users and 0 exams created" in second.output
+    assert "0 departments, 0 users, 0 exams, 0 webinars, 0 questions, 0 kind words" in (
+        second.output
+    )
     assert len(run(settings, "departments", "list").output.splitlines()) == 5
 
 
