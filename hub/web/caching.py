@@ -92,7 +92,10 @@ def previous_minute(key: tuple[object, ...]) -> tuple[object, ...]:
 
 
 CLAIM = "hub.page_cache.claim"  # ASGI scope key: the render this request must do for others
-WAIT_SECONDS = 5.0  # longest a request waits for another one's render before doing its own
+WAIT_SECONDS = 5.0  # longest a request waits (in the event loop) for another one's render
+# A request already in a worker thread waits much less: threads are few, and a thread that
+# waits cannot run the render it waits for if that render needs a thread too.
+THREAD_WAIT_SECONDS = 0.5
 
 
 def _settle(future: Future[CachedPage | None], page: CachedPage | None) -> None:
@@ -196,7 +199,7 @@ class PageCache:
             return found.response(if_none_match)
         if not mine:
             try:
-                waited = found.result(timeout=WAIT_SECONDS)
+                waited = found.result(timeout=THREAD_WAIT_SECONDS)
             except TimeoutError:
                 waited = None
             if waited is not None:
