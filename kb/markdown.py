@@ -16,6 +16,10 @@ from mdit_py_plugins.tasklists import tasklists_plugin
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 _markdown.enable("table").enable("strikethrough")
 _markdown.use(tasklists_plugin)
+# markdown-it compiles each rule chain lazily on first use, and that is not thread-safe: two
+# requests rendering at once in a fresh worker could see a half-built cache (IndexError).
+# One render at import compiles every chain before any thread exists.
+_markdown.render("# t\n\n- [ ] *a* `b`\n\n| c |\n|---|\n| ~~d~~ |\n")
 
 ALLOWED_TAGS = {
     "a",
