@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -9,7 +10,7 @@ from fastapi import Depends, Request
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from hub.errors import NotSignedIn
+from hub.errors import NotFound, NotSignedIn
 from hub.i18n import pick_locale
 from hub.models import User
 from hub.settings import Settings
@@ -33,6 +34,8 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_db)]
+MAX_ID = 2**31 - 1  # the largest id our tables hold (INTEGER keys on PostgreSQL)
+INTEGER = re.compile(r"-?[0-9]+")
 
 
 async def load_request_context(request: Request, db: SessionDep) -> None:
@@ -45,6 +48,12 @@ async def load_request_context(request: Request, db: SessionDep) -> None:
         user = None
     request.state.user = user
     request.state.locale = pick_locale(request.session.get("lang"), user.locale if user else None)
+    for value in request.path_params.values():
+        # An id no table can hold is absent (the databases would fail on it: a 500).
+        if isinstance(value, str) and INTEGER.fullmatch(value):
+            value = int(value)
+        if isinstance(value, int) and not -MAX_ID - 1 <= value <= MAX_ID:
+            raise NotFound("Page introuvable.")
 
 
 def _find_user(request: Request, db: Session, authorization: str) -> User | None:

@@ -76,7 +76,9 @@ def _assert_clean_mail(mail: Message, recipient: str) -> None:
 def _calendar_events(mail: Message) -> list[icalendar.cal.Component]:
     parts = [p for p in mail.walk() if p.get_content_type() == "text/calendar"]
     assert len(parts) == 1
-    calendar = icalendar.Calendar.from_ical(parts[0].get_payload(decode=True))
+    payload = parts[0].get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    calendar = icalendar.Calendar.from_ical(payload)
     return list(calendar.walk("VEVENT"))
 
 
