@@ -8,8 +8,10 @@ For each backend and corpus:
   variants) run `repeats` times in a shuffled order, one session per search as a request gets;
 - stages: one more pass with kb.search's steps timed (vocabulary check, synonyms, query
   parsing, matching ids = SQL, Python ranking of every match, snippets);
-- raw: the database query alone (FTS5 MATCH / tsvector @@, ids only)
-  with the very terms the searches sent, so the share of the Python ranking is visible.
+- raw: the database query alone (FTS5 MATCH / tsvector @@, ids only) with the very terms the
+  searches matched, i.e. what finding the matches would cost in the database (searches find
+  them in the vocabulary's in-memory postings; the FTS query is only their fallback), next
+  to the same matching over the postings ("raw_postings_matching").
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ STAGES = {
     "parse_query": "typo/prefix/synonym expansion",
     "readable_filter": "reader filter (the SQL conditions)",
     "_readable_ids": "reader filter (cached set of ids per generation)",
-    "_matching_ids": "matching ids: FTS5 MATCH / tsvector @@ (SQL)",
+    "_matching_ids": "matching ids: set operations over the in-memory postings",
+    "_fts_matching_ids": "matching ids: FTS5 MATCH / tsvector @@ (fallback only, SQL)",
     "_rank": "Python ranking of every match (postings)",
     "highlight": "snippets",
 }
@@ -253,6 +256,36 @@ def cold(engine: Engine, viewer: User, first_query: str) -> dict[str, Any]:
     }
 
 
+def rebuilds(engine: Engine) -> dict[str, float]:
+    """Milliseconds of the vocabulary refresh after one change (at the end, the corpus is
+    then one edit away from the one measured): a draft edited (the postings are reused),
+    a published article edited (its terms patched), and a full build for comparison."""
+    out: dict[str, float] = {}
+    with Session(engine) as session:
+        kb.search.vocabulary(session)
+    for name, status in (("draft_edit_ms", Status.draft), ("published_edit_ms", Status.published)):
+        with Session(engine) as session:
+            article_id = session.execute(
+                select(col(Article.id)).where(col(Article.status) == status).limit(1)
+            ).scalar()
+            if article_id is None:
+                continue
+            session.execute(
+                text("UPDATE article SET search_body = search_body || ' zzbench' WHERE id = :i"),
+                {"i": article_id},
+            )
+            session.commit()
+            started = time.perf_counter()
+            kb.search.vocabulary(session)
+            out[name] = round((time.perf_counter() - started) * 1000, 2)
+    kb.search._cache.clear()
+    with Session(engine) as session:
+        started = time.perf_counter()
+        kb.search.vocabulary(session)
+        out["full_build_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return out
+
+
 def warm(
     engine: Engine, viewer: User, all_queries: list[str], options: Options
 ) -> tuple[list[float], dict[str, float], int]:
@@ -304,7 +337,7 @@ def instrumented() -> Iterator[tuple[dict[str, float], list[tuple[Any, ...]]]]:
             finally:
                 totals[name] += time.perf_counter() - started
                 if name == "_matching_ids":
-                    calls.append(args[1:])
+                    calls.append((args[1],))  # the groups
 
         return wrapper
 
@@ -343,7 +376,7 @@ def stages(engine: Engine, viewer: User, all_queries: list[str], budget: float) 
     with Session(engine) as session:
         for calls in candidate_calls:
             candidates_per_search.append(
-                len(kb.search._matching_ids(session, *calls[-1])) if calls else 0
+                len(kb.search._fts_matching_ids(session, *calls[-1])) if calls else 0
             )
     return {
         "searches": len(candidate_calls),
@@ -358,7 +391,27 @@ def stages(engine: Engine, viewer: User, all_queries: list[str], budget: float) 
 def raw_candidate_sql(session: Session, groups: list[set[str]]) -> Any:
     """The full-text part of kb.search alone: the ids matching every group (all of them,
     unordered; the reader's filter is a cached set, and Python ranks the matches)."""
-    return kb.search._matching_ids(session, groups)
+    return kb.search._fts_matching_ids(session, groups)
+
+
+def raw_postings(
+    engine: Engine, candidate_calls: list[list[tuple[Any, ...]]], repeats: int, budget: float
+) -> list[float]:
+    """The same matching over the vocabulary's postings (what searches do)."""
+    runs = [calls for calls in candidate_calls if calls for _ in range(repeats)]
+    random.Random(1).shuffle(runs)
+    latencies: list[float] = []
+    deadline = time.perf_counter() + budget
+    with Session(engine) as session:
+        vocab = kb.search.vocabulary(session)
+    for calls in runs:
+        started = time.perf_counter()
+        for (groups,) in calls:
+            kb.search._posting_matching_ids(vocab, groups)
+        latencies.append((time.perf_counter() - started) * 1000)
+        if time.perf_counter() > deadline:
+            break
+    return latencies
 
 
 def raw(
@@ -408,6 +461,10 @@ def measure(
     result["raw_candidate_query"] = summary(
         raw(engine, calls, options.repeats, options.budget_seconds / 3)
     )
+    result["raw_postings_matching"] = summary(
+        raw_postings(engine, calls, options.repeats, options.budget_seconds / 6)
+    )
+    result["vocabulary_refresh"] = rebuilds(engine)
     if options.profile:
         path = RESULTS / f"profile-{backend}-{corpus}.txt"
         options.log(f"  {backend}/{corpus}: profiling one round -> {path}")
@@ -456,7 +513,7 @@ def run(options: Options) -> dict[str, Any]:
     all_queries = queries()
     output: dict[str, Any] = {
         "target_p95_ms": TARGET_P95_MS,
-        "candidates": "every match (ids from the database), ranked in Python",
+        "candidates": "every match (ids from the in-memory postings), ranked in Python",
         "runs": [],
         "skipped": {},
     }
