@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -17,6 +19,8 @@ from hub.settings import Settings
 from hub.tokens import authenticate_token
 from hub.web.middleware import SAFE_METHODS
 from hub.web.sessions import end_session
+
+log = logging.getLogger(__name__)
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
@@ -30,7 +34,12 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        session.close()
+        try:
+            session.close()
+        except (OperationalError, InterfaceError):
+            # The database went away after the answer was sent: the pool drops the dead
+            # connection (pre-ping replaces it); nothing of this request is lost.
+            log.info("database connection lost while closing a request's session")
 
 
 SessionDep = Annotated[Session, Depends(get_db)]
