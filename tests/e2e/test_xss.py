@@ -15,13 +15,13 @@ import os
 import secrets
 import subprocess
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Dialog, Page
 from sqlmodel import select
 
 from hub import kind_words
@@ -206,6 +206,14 @@ def _assert_inert(page: Page, path: str, dialogs: list[str]) -> None:
     assert not dialogs, (path, dialogs)
 
 
+def _recorder(seen: list[str]) -> Callable[[Dialog], None]:
+    def record(dialog: Dialog) -> None:
+        seen.append(dialog.message)
+        dialog.dismiss()
+
+    return record
+
+
 def test_stored_payloads_never_run(browser: Browser, xss_hub: XssHub) -> None:
     searched = urllib.parse.quote(f"zzq {ALL}")
     team_pages = [
@@ -245,9 +253,7 @@ def test_stored_payloads_never_run(browser: Browser, xss_hub: XssHub) -> None:
     for email, pages in ((TEAM_EMAIL, team_pages), (TEACHER_EMAIL, teacher_pages)):
         page = _signed_in_page(browser, xss_hub, email)
         dialogs: list[str] = []
-        page.on(
-            "dialog", lambda dialog, seen=dialogs: (seen.append(dialog.message), dialog.dismiss())
-        )
+        page.on("dialog", _recorder(dialogs))
         for path in pages:
             _assert_inert(page, path, dialogs)
             if path in (f"/questions/{xss_hub.question_id}", f"/kb/{xss_hub.slug}"):
