@@ -7,7 +7,10 @@
 - sweep: 50,000 open questions inserted in bulk (1% past the first-response target, 0.4%
   escalated and past the central team's target), then `escalation.sweep()` timed on the first
   pass (which escalates up to a batch) and on a steady-state pass (nothing new to do).
-Not wired into `python -m bench` (the lead does that); run `python -m bench.questions [URL]`.
+Next to the submissions, the ceiling of the same database: a trivial one-row INSERT committed
+the same way (`session_scope`, one transaction each, single thread), so the ratio shows the
+share of the hub's own work per question. `python -m bench` runs both parts on SQLite and
+PostgreSQL (`--only questions,sweep`); standalone: `python -m bench.questions [URL]`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, insert, select
 from sqlmodel import Session, col
 
 from hub.business_hours import BRUSSELS
@@ -42,9 +45,45 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
+_ceiling_metadata = MetaData()
+CEILING_TABLE = Table(  # not a hub table: created in the benchmark's private database only
+    "bench_insert_ceiling",
+    _ceiling_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def insert_ceiling(engine: Any, count: int) -> dict[str, Any]:
+    """One trivial row per transaction, committed as `ask()` is (session_scope: BEGIN
+    IMMEDIATE on SQLite), single thread: what the database alone allows per second."""
+    _ceiling_metadata.create_all(engine)
+    latencies = []
+    started = time.perf_counter()
+    for n in range(count):
+        begin = time.perf_counter()
+        with session_scope(engine) as session:
+            session.execute(insert(CEILING_TABLE).values(title=f"Question {n}", created_at=NOW))
+        latencies.append((time.perf_counter() - begin) * 1000)
+    elapsed = time.perf_counter() - started
+    return {
+        "inserts": count,
+        "per_second": round(count / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p95_ms": round(_percentile(latencies, 0.95), 2),
+    }
+
+
 def run(
-    backend_url: str, *, open_questions: int = OPEN_QUESTIONS, submissions: int = SUBMISSIONS
+    backend_url: str,
+    *,
+    open_questions: int = OPEN_QUESTIONS,
+    submissions: int = SUBMISSIONS,
+    submit: bool = True,
+    sweep: bool = True,
 ) -> dict[str, Any]:
+    """`submit`: the submission part (and its ceiling); `sweep`: the SLA sweep part."""
     engine = make_engine(backend_url)
     upgrade(engine)
     with tempfile.TemporaryDirectory(prefix="hub-bench-questions-") as data_dir:
@@ -77,110 +116,117 @@ def run(
             )
             teacher_ids = [t.id for t in teachers]
 
-        # 1. Submission throughput through the service layer.
-        latencies = []
-        started = time.perf_counter()
-        for n in range(submissions):
-            begin = time.perf_counter()
+        submission: dict[str, Any] | None = None
+        if submit:
+            # 1. Submission throughput through the service layer.
+            latencies = []
+            started = time.perf_counter()
+            for n in range(submissions):
+                begin = time.perf_counter()
+                with session_scope(engine) as session:
+                    teacher = session.get(User, teacher_ids[n % len(teacher_ids)])
+                    asking.ask(
+                        session,
+                        actor=teacher,
+                        title=f"Moodle : le devoir {n} ne s'affiche pas pour mes étudiants",
+                        body="Les étudiants ne voient pas le devoir dans le cours (ouverture ok).",
+                        data_dir=settings.data_dir,
+                    )
+                latencies.append((time.perf_counter() - begin) * 1000)
+            elapsed = time.perf_counter() - started
+            ceiling = insert_ceiling(engine, submissions)
+            submission = {
+                "questions": submissions,
+                "per_second": round(submissions / elapsed, 1),
+                "p50_ms": round(statistics.median(latencies), 2),
+                "p95_ms": round(_percentile(latencies, 0.95), 2),
+                "max_ms": round(max(latencies), 2),
+                "ceiling": ceiling,
+                "ratio_to_ceiling": round(submissions / elapsed / ceiling["per_second"], 3),
+            }
+
+        swept: dict[str, Any] | None = None
+        if sweep:
+            # 2. 50,000 open questions, bulk-inserted; a few overdue at each level.
             with session_scope(engine) as session:
-                teacher = session.get(User, teacher_ids[n % len(teacher_ids)])
-                asking.ask(
-                    session,
-                    actor=teacher,
-                    title=f"Moodle : le devoir {n} ne s'affiche pas pour mes étudiants",
-                    body="Les étudiants ne voient pas le devoir dans le cours (ouverture ok).",
-                    data_dir=settings.data_dir,
-                )
-            latencies.append((time.perf_counter() - begin) * 1000)
-        elapsed = time.perf_counter() - started
-        submission = {
-            "questions": submissions,
-            "per_second": round(submissions / elapsed, 1),
-            "p50_ms": round(statistics.median(latencies), 2),
-            "p95_ms": round(_percentile(latencies, 0.95), 2),
-            "max_ms": round(max(latencies), 2),
-        }
-
-        # 2. 50,000 open questions, bulk-inserted; a few overdue at each level.
-        with session_scope(engine) as session:
-            departments = [
-                get_department(session, c).id for c in ("SCI", "LET", "ECO", "SAN", "ART")
-            ]
-            session.execute(Question.__table__.delete().where(Question.__table__.c.id > 0))  # type: ignore[attr-defined]
-        fresh = NOW - timedelta(minutes=30)
-        overdue = NOW - timedelta(days=3)
-        rows = []
-        for n in range(open_questions):
-            late = n % 100 == 0
-            escalated = n % 250 == 1
-            when = overdue if (late or escalated) else fresh - timedelta(seconds=n % 1500)
-            rows.append(
-                {
-                    "department_id": departments[n % len(departments)],
-                    "asker_name": f"Prof {n % 20}",
-                    "asker_email": f"bench.teacher{n % 20}@college.example",
-                    "title": f"Question de charge {n}",
-                    "body": "Texte de la question.",
-                    "status": "open",
-                    "priority": "urgent" if n % 50 == 0 else "normal",
-                    "source": "web",
-                    "level": 1 if escalated else 0,
-                    "search_text": "question charg",
-                    "clock_started_at": when,
-                    "last_activity_at": when,
-                    "created_at": when,
-                }
-            )
-        began = time.perf_counter()
-        with session_scope(engine) as session:
-            for start in range(0, len(rows), 5000):
-                session.execute(insert(Question), rows[start : start + 5000])
-        with session_scope(engine) as session:
-            escalated_ids = (
-                session.execute(select(col(Question.id)).where(col(Question.level) == 1))
-                .scalars()
-                .all()
-            )
-            session.execute(
-                insert(Escalation),
-                [
+                departments = [
+                    get_department(session, c).id for c in ("SCI", "LET", "ECO", "SAN", "ART")
+                ]
+                session.execute(Question.__table__.delete().where(Question.__table__.c.id > 0))  # type: ignore[attr-defined]
+            fresh = NOW - timedelta(minutes=30)
+            overdue = NOW - timedelta(days=3)
+            rows = []
+            for n in range(open_questions):
+                late = n % 100 == 0
+                escalated = n % 250 == 1
+                when = overdue if (late or escalated) else fresh - timedelta(seconds=n % 1500)
+                rows.append(
                     {
-                        "question_id": qid,
-                        "level": 1,
-                        "reason": "bench",
-                        "automatic": True,
-                        "created_at": overdue,
+                        "department_id": departments[n % len(departments)],
+                        "asker_name": f"Prof {n % 20}",
+                        "asker_email": f"bench.teacher{n % 20}@college.example",
+                        "title": f"Question de charge {n}",
+                        "body": "Texte de la question.",
+                        "status": "open",
+                        "priority": "urgent" if n % 50 == 0 else "normal",
+                        "source": "web",
+                        "level": 1 if escalated else 0,
+                        "search_text": "question charg",
+                        "clock_started_at": when,
+                        "last_activity_at": when,
+                        "created_at": when,
                     }
-                    for qid in escalated_ids
-                ],
-            )
-        load_seconds = time.perf_counter() - began
-        with Session(engine) as session:
-            open_count = session.execute(
-                select(func.count()).select_from(Question).where(col(Question.status) == "open")
-            ).scalar_one()
+                )
+            began = time.perf_counter()
+            with session_scope(engine) as session:
+                for start in range(0, len(rows), 5000):
+                    session.execute(insert(Question), rows[start : start + 5000])
+            with session_scope(engine) as session:
+                escalated_ids = (
+                    session.execute(select(col(Question.id)).where(col(Question.level) == 1))
+                    .scalars()
+                    .all()
+                )
+                session.execute(
+                    insert(Escalation),
+                    [
+                        {
+                            "question_id": qid,
+                            "level": 1,
+                            "reason": "bench",
+                            "automatic": True,
+                            "created_at": overdue,
+                        }
+                        for qid in escalated_ids
+                    ],
+                )
+            load_seconds = time.perf_counter() - began
+            with Session(engine) as session:
+                open_count = session.execute(
+                    select(func.count()).select_from(Question).where(col(Question.status) == "open")
+                ).scalar_one()
 
-        timings = []
-        reports = []
-        for minutes in (0, 5, 10):
-            begin = time.perf_counter()
-            report = escalation.sweep(engine, NOW + timedelta(minutes=minutes), settings)
-            timings.append(round((time.perf_counter() - begin) * 1000, 1))
-            reports.append(report)
-        sweep = {
-            "open_questions": int(open_count),
-            "bulk_load_seconds": round(load_seconds, 2),
-            "first_pass_ms": timings[0],
-            "first_pass_escalated": len(reports[0].escalated),
-            "first_pass_central_overdue": len(reports[0].central_overdue),
-            "second_pass_ms": timings[1],
-            "second_pass_escalated": len(reports[1].escalated),
-            "steady_pass_ms": timings[2],
-            "steady_pass_escalated": len(reports[2].escalated),
-            "batch": escalation.BATCH,
-        }
+            timings = []
+            reports = []
+            for minutes in (0, 5, 10):
+                begin = time.perf_counter()
+                report = escalation.sweep(engine, NOW + timedelta(minutes=minutes), settings)
+                timings.append(round((time.perf_counter() - begin) * 1000, 1))
+                reports.append(report)
+            swept = {
+                "open_questions": int(open_count),
+                "bulk_load_seconds": round(load_seconds, 2),
+                "first_pass_ms": timings[0],
+                "first_pass_escalated": len(reports[0].escalated),
+                "first_pass_central_overdue": len(reports[0].central_overdue),
+                "second_pass_ms": timings[1],
+                "second_pass_escalated": len(reports[1].escalated),
+                "steady_pass_ms": timings[2],
+                "steady_pass_escalated": len(reports[2].escalated),
+                "batch": escalation.BATCH,
+            }
     engine.dispose()
-    return {"backend": engine.dialect.name, "submission": submission, "sweep": sweep}
+    return {"backend": engine.dialect.name, "submission": submission, "sweep": swept}
 
 
 if __name__ == "__main__":
