@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -144,7 +146,44 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
     app.include_router(teams_routes.router)  # /teams..., /departments/{code}/teams-channel
     app.include_router(kind_words_routes.router)
     _install_error_pages(app)
+    app.openapi = partial(_openapi, app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with the hub's own error body described: a 422 is either FastAPI's
+    validation error (`detail` a list) or a service's `InvalidInput` (`detail` a message and
+    `fields` per form field), and 4xx answers carry `{"detail": "<message>"}`."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, routes=app.routes, description=app.description
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["HubError"] = {
+        "title": "HubError",
+        "type": "object",
+        "required": ["detail"],
+        "properties": {
+            "detail": {"type": "string", "title": "Detail"},
+            "fields": {
+                "type": "object",
+                "title": "Fields",
+                "additionalProperties": {"type": "string"},
+            },
+        },
+    }
+    hub_error = {"$ref": "#/components/schemas/HubError"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.get("responses", {})
+            invalid = responses.get("422")
+            if invalid is not None:
+                content = invalid.setdefault("content", {}).setdefault("application/json", {})
+                documented = content.get("schema")
+                content["schema"] = {"anyOf": [documented, hub_error]} if documented else hub_error
+    app.openapi_schema = schema
+    return schema
 
 
 def _wants_json(request: Request) -> bool:
