@@ -71,6 +71,7 @@ class Vocabulary:
     word_stems: dict[str, str] = field(default_factory=dict)
     synonyms: dict[str, str] = field(default_factory=dict)
     idf: dict[str, float] = field(default_factory=dict)  # filled as terms are searched
+    near: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # typo neighbours
     terms_by_length: dict[int, list[str]] = field(default_factory=dict)
     # For each term, the published articles holding it (ids, ascending) and its weight in
     # each: sum over fields of FIELD_WEIGHTS x saturated term frequency (what _rank reads).
@@ -327,19 +328,8 @@ def parse_query(query: str, vocab: Vocabulary, synonym_table: dict[str, str]) ->
         for term in analyze(synonym_table.get(word, "")):
             if term in vocab.document_frequency:
                 alternatives.setdefault(term, 0)
-        typos = max_typos(exact)
-        if typos:
-            near = [
-                t
-                for length in range(len(exact) - typos, len(exact) + typos + 1)
-                for t in vocab.terms_by_length.get(length, ())
-            ]
-            found = extract(
-                exact, near, scorer=Levenshtein.distance, score_cutoff=typos, limit=None
-            )
-            # Same 8 as over the whole sorted vocabulary: closest first, then alphabetical.
-            for candidate, distance, _ in sorted(found, key=lambda f: (f[1], f[0]))[:8]:
-                alternatives.setdefault(candidate, int(distance))
+        for candidate, distance in _near_terms(vocab, exact):
+            alternatives.setdefault(candidate, distance)
         is_last = index == len(typed_words) - 1
         if is_last and searching_prefix and len(word) >= 2:
             prefixed = _prefix_range(vocab.words, word)
@@ -356,6 +346,31 @@ def parse_query(query: str, vocab: Vocabulary, synonym_table: dict[str, str]) ->
                 QueryTerm(typed=term, exact=term, alternatives={term: 0}, from_synonym=True)
             )
     return terms
+
+
+def _near_terms(vocab: Vocabulary, exact: str) -> list[tuple[str, int]]:
+    """The vocabulary terms within the typos allowed for this stem (at most 8), remembered
+    per vocabulary as `idf` is: the same words come back search after search."""
+    near = vocab.near.get(exact)
+    if near is not None:
+        return near
+    near = []
+    typos = max_typos(exact)
+    if typos:
+        pool = [
+            t
+            for length in range(len(exact) - typos, len(exact) + typos + 1)
+            for t in vocab.terms_by_length.get(length, ())
+        ]
+        found = extract(exact, pool, scorer=Levenshtein.distance, score_cutoff=typos, limit=None)
+        # Same 8 as over the whole sorted vocabulary: closest first, then alphabetical.
+        near = [(c, int(d)) for c, d, _ in sorted(found, key=lambda f: (f[1], f[0]))[:8]]
+    if len(vocab.near) < NEAR_CACHE:
+        vocab.near[exact] = near
+    return near
+
+
+NEAR_CACHE = 20_000  # stems whose typo neighbours a vocabulary remembers
 
 
 def _prefix_range(sorted_words: list[str], prefix: str) -> list[str]:
