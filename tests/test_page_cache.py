@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import httpx
 from fastapi.testclient import TestClient
@@ -19,6 +21,15 @@ from hub.models import Role
 from hub.web.caching import CachedPage, PageCache, PageCacheMiddleware, page_key, previous_minute
 from tests.exam_csv import load, row
 from tests.factories import csrf_from, make_department, make_user, sign_in
+
+T = TypeVar("T")
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in a thread of its own: in a test process where Playwright's sync API
+    (e2e tests) keeps an event loop running, asyncio.run would refuse to start."""
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, coroutine).result()
 
 
 def test_cached_page_is_not_served_to_signed_in_staff(client: TestClient, db: Session) -> None:
@@ -150,7 +161,7 @@ def test_concurrent_misses_send_one_request_to_the_app() -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client:
             return await asyncio.gather(*(client.get("/exams/1") for _ in range(20)))
 
-    answers = asyncio.run(crowd())
+    answers = run_async(crowd())
     assert calls == ["/exams/1"] and page.renders == 1
     assert {(a.status_code, a.text) for a in answers} == {(200, "<p>rendu 1</p>")}
 
@@ -171,5 +182,5 @@ def test_while_a_new_minute_renders_the_previous_minute_is_served() -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client:
             return await client.get("/exams/1")
 
-    assert asyncio.run(read()).text == "<p>minute d'avant</p>"
+    assert run_async(read()).text == "<p>minute d'avant</p>"
     assert calls == [] and page.renders == 0
