@@ -43,7 +43,7 @@ from sqlmodel import Session, col, select
 
 from hub.models import User
 from kb.analyzer import STOPWORDS, analyze, fold, stem, words
-from kb.articles import readable_filter
+from kb.articles import readable_filter, reader_departments
 from kb.models import Article, Audience, Kind, Status, Synonym
 
 PREFIX_EXPANSIONS = 12  # vocabulary words a partial last word may stand for
@@ -455,20 +455,20 @@ _readable_lock = threading.Lock()
 
 
 def _readable_ids(
-    session: Session, filters: list[ColumnElement[bool]], version: object
+    session: Session, filters: list[ColumnElement[bool]], key: tuple[object, ...]
 ) -> frozenset[int]:
     """Ids of the articles the filters select (readable_filter, kind, audience, tag), from
     the database, remembered until the index generation changes: a search then intersects
-    in Python instead of reading thousands of article rows to apply the same filter."""
-    statement = sa_select(col(Article.id)).where(*filters)
-    bind = session.get_bind()
-    compiled = statement.compile(dialect=bind.dialect)
-    key = (str(bind.engine.url), version, compiled.string, repr(sorted(compiled.params.items())))
+    in Python instead of reading thousands of article rows to apply the same filter.
+
+    `key` names what the filters depend on (database, generation, role, departments, kind,
+    audience, tag), so a hit costs no SQL compilation."""
     with _readable_lock:
         hit = _readable.get(key)
         if hit is not None:
             _readable.move_to_end(key)
             return hit
+    statement = sa_select(col(Article.id)).where(*filters)
     ids = frozenset(session.execute(statement).scalars())
     with _readable_lock:
         _readable[key] = ids
@@ -655,7 +655,17 @@ def search(
     unknown = [t.typed for t in terms if not t.from_synonym and not t.alternatives]
     optional = [t for t in terms if t.from_synonym]
     dropped = list(unknown)
-    readable = _readable_ids(session, filters, vocab.version)
+    departments = reader_departments(session, viewer)
+    readable_key = (
+        str(session.get_bind().engine.url),
+        vocab.version,
+        viewer.role.value if viewer else None,
+        None if departments is None else tuple(sorted(departments)),
+        kind,
+        audience,
+        tag,
+    )
+    readable = _readable_ids(session, filters, readable_key)
     matches: list[int] = []
     while True:
         groups = [set(t.alternatives) for t in required]
