@@ -275,12 +275,14 @@ def page(new_context: NewContext) -> Page:
     return new_context().new_page()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def teacher_storage_state(browser: Browser, hub_server: HubServer) -> StorageState:
     """The password teacher's cookies after one real sign-in, for tests that start signed in.
 
-    Signing in costs a production-strength Argon2 check in the server (about a second here):
-    done once per session, not once per test. Use with `new_context(storage_state=...)`.
+    One sign-in per test (a production-strength Argon2 check, about a second): signing out
+    ends every session of the account (sessions are signed cookies; the account's
+    `session_version` is bumped), so cookies kept from an earlier test may be dead by now.
+    Use with `new_context(storage_state=...)`.
     """
     context = browser.new_context(base_url=hub_server.base_url, locale="en-US")
     try:
