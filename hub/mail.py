@@ -58,6 +58,33 @@ def build_email(message: OutboxMessage, settings: Settings) -> EmailMessage:
     return mail
 
 
+def connect(settings: Settings, *, timeout: float | None = None) -> smtplib.SMTP:
+    """An open, authenticated SMTP connection as the settings describe it (TLS included);
+    TemporaryFailure with the reason if the server cannot be reached or refuses the login."""
+    security = SmtpSecurity(settings.smtp_security)
+    port = settings.smtp_port or DEFAULT_PORTS[security]
+    timeout = timeout or settings.smtp_timeout_seconds
+    try:
+        connection: smtplib.SMTP
+        if security is SmtpSecurity.ssl:
+            connection = smtplib.SMTP_SSL(
+                settings.smtp_host, port, timeout=timeout, context=ssl.create_default_context()
+            )
+        else:
+            connection = smtplib.SMTP(settings.smtp_host, port, timeout=timeout)
+            if security is SmtpSecurity.starttls:
+                connection.starttls(context=ssl.create_default_context())
+        if settings.smtp_user:
+            connection.login(settings.smtp_user, settings.smtp_password)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise TemporaryFailure(f"SMTP authentication refused: {exc.smtp_code}") from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        raise TemporaryFailure(
+            f"SMTP server {settings.smtp_host}:{port} unreachable: {exc}"
+        ) from exc
+    return connection
+
+
 class SmtpTransport:
     """One SMTP connection per delivery pass, opened on first use."""
 
@@ -68,29 +95,7 @@ class SmtpTransport:
         self.connection: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
-        settings = self.settings
-        security = SmtpSecurity(settings.smtp_security)
-        port = settings.smtp_port or DEFAULT_PORTS[security]
-        timeout = settings.smtp_timeout_seconds
-        try:
-            connection: smtplib.SMTP
-            if security is SmtpSecurity.ssl:
-                connection = smtplib.SMTP_SSL(
-                    settings.smtp_host, port, timeout=timeout, context=ssl.create_default_context()
-                )
-            else:
-                connection = smtplib.SMTP(settings.smtp_host, port, timeout=timeout)
-                if security is SmtpSecurity.starttls:
-                    connection.starttls(context=ssl.create_default_context())
-            if settings.smtp_user:
-                connection.login(settings.smtp_user, settings.smtp_password)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise TemporaryFailure(f"SMTP authentication refused: {exc.smtp_code}") from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            raise TemporaryFailure(
-                f"SMTP server {settings.smtp_host}:{port} unreachable: {exc}"
-            ) from exc
-        return connection
+        return connect(self.settings)
 
     def send(self, message: OutboxMessage, *, reclaimed: bool) -> str | None:
         mail = build_email(message, self.settings)

@@ -6,7 +6,6 @@ answers even when a server is down.
 from __future__ import annotations
 
 import smtplib
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -18,7 +17,9 @@ from sqlmodel import Session, col
 from hub import outbox
 from hub.crisis_mode import webinar_template
 from hub.i18n import N_
+from hub.mail import DEFAULT_PORTS, connect
 from hub.models import Department, DepartmentReferent, ExamSession, Role, User, utcnow
+from hub.outbox import TemporaryFailure
 from hub.people import require_role
 from hub.settings import Settings, SmtpSecurity
 from kb.models import Article
@@ -100,23 +101,12 @@ def smtp_reachable(session: Session, settings: Settings) -> Check:
             "/admin/outbox",
             N_("Voir les messages en attente"),
         )
-    security = SmtpSecurity(settings.smtp_security)
-    port = settings.smtp_port or {"none": 25, "starttls": 587, "ssl": 465}[security.value]
-    timeout = min(settings.smtp_timeout_seconds, 5.0)
+    port = settings.smtp_port or DEFAULT_PORTS[SmtpSecurity(settings.smtp_security)]
     try:
-        if security is SmtpSecurity.ssl:
-            connection: smtplib.SMTP = smtplib.SMTP_SSL(
-                settings.smtp_host, port, timeout=timeout, context=ssl.create_default_context()
-            )
-        else:
-            connection = smtplib.SMTP(settings.smtp_host, port, timeout=timeout)
-            if security is SmtpSecurity.starttls:
-                connection.starttls(context=ssl.create_default_context())
-        if settings.smtp_user:
-            connection.login(settings.smtp_user, settings.smtp_password)
+        connection = connect(settings, timeout=min(settings.smtp_timeout_seconds, 5.0))
         code, _ = connection.noop()
         connection.quit()
-    except (OSError, smtplib.SMTPException) as exc:
+    except (TemporaryFailure, OSError, smtplib.SMTPException) as exc:
         return Check(
             "smtp",
             title,
