@@ -31,6 +31,7 @@ from typing import Protocol
 
 from sqlalchemy import Column, Index, Text, func, or_, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col
 
 from hub.db import session_scope
@@ -130,15 +131,32 @@ def _new_reference() -> str:
     return secrets.token_hex(12)
 
 
-def _add(session: Session, message: OutboxMessage) -> OutboxMessage | None:
-    if message.dedupe_key is not None:
-        existing = session.scalars(
-            select(col(OutboxMessage.id)).where(col(OutboxMessage.dedupe_key) == message.dedupe_key)
+def _queued(session: Session, dedupe_key: str) -> bool:
+    return (
+        session.scalars(
+            select(col(OutboxMessage.id)).where(col(OutboxMessage.dedupe_key) == dedupe_key)
         ).first()
-        if existing is not None:
+        is not None
+    )
+
+
+def _add(session: Session, message: OutboxMessage) -> OutboxMessage | None:
+    if message.dedupe_key is None:
+        session.add(message)
+        session.flush()
+        return message
+    if _queued(session, message.dedupe_key):
+        return None
+    # A concurrent transaction may queue the same key between the check and the insert: the
+    # savepoint keeps the caller's transaction alive and the key's owner wins.
+    try:
+        with session.begin_nested():
+            session.add(message)
+            session.flush()
+    except IntegrityError:
+        if _queued(session, message.dedupe_key):
             return None
-    session.add(message)
-    session.flush()
+        raise
     return message
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from hub import outbox
@@ -31,17 +30,6 @@ def absolute(path: str) -> str:
     return f"{base}{path}" if base else path
 
 
-def _safe(session: Session, send: object) -> None:
-    """Run one enqueue in a savepoint: a concurrent sender that used the same dedupe key
-    first makes ours a no-op instead of failing the whole transaction."""
-    assert callable(send)
-    try:
-        with session.begin_nested():
-            send()
-    except IntegrityError:
-        pass
-
-
 def _mail(
     session: Session,
     *,
@@ -53,18 +41,15 @@ def _mail(
     link: str,
     key: str,
 ) -> None:
-    _safe(
+    outbox.enqueue_mail(
         session,
-        lambda: outbox.enqueue_mail(
-            session,
-            to=to,
-            user_id=user_id,
-            subject=subject,
-            text=text,
-            kind=kind,
-            link=link,
-            dedupe_key=key[:200],
-        ),
+        to=to,
+        user_id=user_id,
+        subject=subject,
+        text=text,
+        kind=kind,
+        link=link,
+        dedupe_key=key[:200],
     )
 
 
@@ -72,18 +57,15 @@ def _teams(
     session: Session, *, recipient: str, subject: str, text: str, kind: str, link: str, key: str
 ) -> None:
     html = "<p>" + "<br>".join(escape(line) for line in text.splitlines()) + "</p>"
-    _safe(
+    outbox.enqueue_teams(
         session,
-        lambda: outbox.enqueue_teams(
-            session,
-            recipient=recipient,
-            subject=subject,
-            html=html,
-            text=text,
-            kind=kind,
-            link=link,
-            dedupe_key=key[:200],
-        ),
+        recipient=recipient,
+        subject=subject,
+        html=html,
+        text=text,
+        kind=kind,
+        link=link,
+        dedupe_key=key[:200],
     )
 
 
