@@ -2,10 +2,10 @@
 
     python -m bench.hello_app --port 8001 --workers 4
 
-Same uvicorn call as hub/cli.py `serve`: workers and `hub.cli.uvicorn_options` (proxy headers,
-log level, the HTTP protocol with TCP_NODELAY, access log off as in production), and the
-startup heap frozen the same way, so the difference between this and the hub is the hub's
-own work per request.
+Served by `hub.serving.run`, as `hub serve` serves the hub in production: the same workers
+(one SO_REUSEPORT socket each), uvicorn options (proxy headers, log level, the HTTP protocol
+with TCP_NODELAY, no access log) and startup heap frozen the same way, so the difference
+between this and the hub is the hub's own work per request.
 """
 
 from __future__ import annotations
@@ -35,28 +35,25 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def served_app() -> ASGIApp:
-    from hub.cli import freeze_after_startup
+    from hub.serving import freeze_after_startup
 
     return freeze_after_startup(app)
 
 
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn
-
     parser = argparse.ArgumentParser(prog="python -m bench.hello_app")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
-    from hub.cli import uvicorn_options
+    from hub.serving import run
 
-    uvicorn.run(  # as `hub serve` (hub/cli.py) runs the hub in production, nothing more
+    run(  # as `hub serve` runs the hub in production, nothing more
         "bench.hello_app:served_app",
-        factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
-        **uvicorn_options(production=True),
+        production=True,
     )
 
 

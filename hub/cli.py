@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import logging
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from hub import serving
 from hub.db import make_engine, session_scope
 from hub.errors import HubError
 from hub.models import Role
@@ -78,65 +74,6 @@ def main(verbose: bool) -> None:
 # --- serving -----------------------------------------------------------------------------
 
 
-class NoDelayH11Protocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol with Nagle's algorithm off on every connection.
-
-    With `--workers N` uvicorn's supervisor binds the listening socket itself with `proto`
-    left at 0 (Kludex/uvicorn#3149, uvicorn 0.54 `Config.bind_socket`); accepted sockets
-    inherit it, and asyncio sets TCP_NODELAY only when `proto == IPPROTO_TCP`. So each
-    keep-alive answer written in two parts (headers, then body) could wait for the client's
-    delayed ACK. Setting the option here works whatever socket the server was given."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            with suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().connection_made(transport)
-
-
-def freeze_after_startup(app: ASGIApp) -> ASGIApp:
-    """Move everything alive once the app has started (modules, templates, settings...)
-    out of the garbage collector's reach (gc.freeze): full collections under load then
-    walk only the objects of recent requests, not the whole application."""
-
-    async def frozen(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
-            await app(scope, receive, send)
-            return
-
-        async def send_and_freeze(message: Message) -> None:
-            if message["type"] == "lifespan.startup.complete":
-                gc.collect()
-                gc.freeze()
-            await send(message)
-
-        await app(scope, receive, send_and_freeze)
-
-    return frozen
-
-
-def served_app() -> ASGIApp:
-    """The ASGI app as `hub serve` runs it in each worker (a uvicorn factory)."""
-    from hub.web.asgi import app
-
-    return freeze_after_startup(app)
-
-
-def uvicorn_options(*, production: bool) -> dict[str, Any]:
-    """How `hub serve` runs uvicorn (bench/hello_app.py serves the load test's ceiling with
-    the very same options): proxy headers from a local reverse proxy, Nagle off, and no
-    access log in production (the reverse proxy keeps one; writing a line per request costs
-    the workers CPU in the rush)."""
-    return {
-        "proxy_headers": True,
-        "forwarded_allow_ips": "127.0.0.1",
-        "log_level": "info",
-        "http": NoDelayH11Protocol,
-        "access_log": not production,
-    }
-
-
 @main.command()
 @click.option("--host", help="Address to listen on (default HUB_HOST, 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default HUB_PORT, 8000).")
@@ -160,14 +97,22 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int, reload
         f"({settings.database_backend}, {settings.env.value}"
         f"{', demo' if settings.demo else ''})"
     )
-    uvicorn.run(
-        "hub.web.asgi:app" if reload else "hub.cli:served_app",
-        factory=not reload,
+    production = settings.env is Environment.production
+    if reload:
+        uvicorn.run(
+            "hub.web.asgi:app",
+            host=host or settings.host,
+            port=port or settings.port,
+            reload=True,
+            **serving.uvicorn_options(production=production),
+        )
+        return
+    serving.run(
+        "hub.serving:served_app",
         host=host or settings.host,
         port=port or settings.port,
-        workers=workers if not reload else None,
-        reload=reload,
-        **uvicorn_options(production=settings.env is Environment.production),
+        workers=workers,
+        production=production,
     )
 
 
