@@ -55,3 +55,50 @@ def test_teacher_asks_referent_answers(
     expect(teacher.get_by_text("Question marquée comme résolue. Merci !")).to_be_visible()
     teacher.goto("/questions")
     expect(teacher.get_by_role("row", name=re.compile(re.escape(TITLE)))).to_contain_text("Résolu")
+
+
+def test_a_suggestion_solves_the_problem_without_asking(
+    new_context: NewContext, hub_server: HubServer, teacher_storage_state: StorageState
+) -> None:
+    """The suggestions sit inside the question form: their "solved" button must mark the
+    draft solved (not send the question), the Enter key must still mean "send the question",
+    and a keyboard user on a suggestion keeps focus when the list refreshes."""
+    title = "Comment enregistrer une capsule vidéo ?"
+    teacher = new_context(storage_state=teacher_storage_state).new_page()
+    teacher.goto("/questions/new")
+    teacher.get_by_label("Titre").press_sequentially(title, delay=20)
+    suggestions = teacher.locator("#suggestions").get_by_role(
+        "link", name=re.compile(r"capsule vidéo", re.IGNORECASE)
+    )
+    expect(suggestions.first).to_be_visible()
+
+    # Focus on a suggestion, then the list refreshes (a late answer to the last keystroke):
+    # focus stays on it.
+    first = suggestions.first
+    first.focus()
+    focused_id = first.get_attribute("id")
+    assert focused_id
+    with teacher.expect_response(re.compile(r"/questions/suggest\?")):
+        teacher.evaluate(
+            """() => {
+                const title = document.querySelector('[name=title]');
+                title.value += ' Sur Mac';
+                htmx.trigger(title, 'input');
+            }"""
+        )
+    expect(teacher.locator(f"#{focused_id}")).to_be_focused()
+
+    # Enter in the title sends the question form (refused: no details), not "solved".
+    teacher.get_by_label("Titre").press("Enter")
+    expect(
+        teacher.get_by_text("Corrigez les champs signalés : votre texte est conservé.")
+    ).to_be_visible()
+    expect(teacher.get_by_label("Titre")).to_have_value(title + " Sur Mac")
+
+    # This page came from the server with the suggestions in it (no htmx swap).
+    teacher.get_by_role("button", name="Ça a résolu mon problème").first.click()
+    expect(teacher).to_have_url(re.compile(r"/questions$"))
+    expect(
+        teacher.get_by_text("Tant mieux ! Votre problème est résolu sans attendre.")
+    ).to_be_visible()
+    expect(teacher.get_by_text(title)).to_have_count(0)
