@@ -62,7 +62,7 @@ def test_a_suggestion_solves_the_problem_without_asking(
 ) -> None:
     """The suggestions sit inside the question form: their "solved" button must mark the
     draft solved (not send the question), the Enter key must still mean "send the question",
-    and a keyboard user on a suggestion keeps focus when the list refreshes."""
+    and a keyboard user on a suggestion keeps their place when the list refreshes."""
     title = "Comment enregistrer une capsule vidéo ?"
     teacher = new_context(storage_state=teacher_storage_state).new_page()
     teacher.goto("/questions/new")
@@ -88,12 +88,26 @@ def test_a_suggestion_solves_the_problem_without_asking(
         )
     expect(teacher.locator(f"#{focused_id}")).to_be_focused()
 
+    # When the focused suggestion is gone from the new list, focus goes to the list (focus.js),
+    # not back to the top of the page.
+    with teacher.expect_response(re.compile(r"/questions/suggest\?")):
+        teacher.evaluate(
+            """() => {
+                const title = document.querySelector('[name=title]');
+                title.value = 'Mot de passe oublié';
+                htmx.trigger(title, 'input');
+            }"""
+        )
+    expect(teacher.locator(f"#{focused_id}")).to_have_count(0)
+    expect(teacher.locator("#suggestions")).to_be_focused()
+
     # Enter in the title sends the question form (refused: no details), not "solved".
+    teacher.get_by_label("Titre").fill(title)
     teacher.get_by_label("Titre").press("Enter")
     expect(
         teacher.get_by_text("Corrigez les champs signalés : votre texte est conservé.")
     ).to_be_visible()
-    expect(teacher.get_by_label("Titre")).to_have_value(title + " Sur Mac")
+    expect(teacher.get_by_label("Titre")).to_have_value(title)
 
     # This page came from the server with the suggestions in it (no htmx swap).
     teacher.get_by_role("button", name="Ça a résolu mon problème").first.click()
