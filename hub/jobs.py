@@ -25,9 +25,15 @@ def heartbeat(engine: Engine, settings: Settings) -> None:
 
 
 def prune_history(engine: Engine, settings: Settings) -> None:
+    from hub.questions.attachments import prune_orphan_files
+
     with session_scope(engine) as session:
         prune_login_attempts(session, settings=settings)
         session.execute(delete(JobRun).where(col(JobRun.started_at) < utcnow() - JOB_RUN_RETENTION))
+    with session_scope(engine, write=False) as session:
+        report = prune_orphan_files(session, data_dir=settings.data_dir)
+    if report.removed:
+        log.info("attachments: %d unreferenced files removed", report.removed)
 
 
 register_job(PeriodicJob("heartbeat", lambda s: s.scheduler_heartbeat_seconds, heartbeat))

@@ -7,9 +7,11 @@ import hashlib
 import os
 import re
 import secrets
+import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlmodel import Session, col, select
@@ -22,6 +24,9 @@ from hub.questions.queues import is_staff_for, open_question
 
 MAX_BYTES = 10 * 1024 * 1024  # per file (the request body limit bounds the total)
 MAX_FILES = 5  # per question or message
+# A file younger than this may belong to a request still running (written, not yet committed).
+ORPHAN_GRACE = timedelta(hours=1)
+PRUNE_BATCH = 500
 SUBDIRECTORY = "attachments"
 ACCEPTED = N_("Captures d'écran (PNG, JPEG, WebP, GIF) ou PDF, 10 Mo au plus chacune.")
 INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
@@ -187,3 +192,61 @@ def open_attachment(
     if root not in path.parents or not path.is_file():
         raise NotFound(N_("Pièce jointe introuvable."))
     return row, path
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    checked: int
+    removed: int
+
+
+def _stored_files(root: Path, older_than: float) -> Iterator[tuple[str, Path]]:
+    """(relative name, path) of the files under `root` last modified before `older_than`."""
+    if not root.is_dir():
+        return
+    for directory in sorted(root.iterdir()):
+        if not directory.is_dir() or directory.is_symlink():
+            continue
+        for path in sorted(directory.iterdir()):
+            try:
+                if path.is_file() and not path.is_symlink() and path.stat().st_mtime < older_than:
+                    yield f"{directory.name}/{path.name}", path
+            except FileNotFoundError:
+                continue  # removed meanwhile
+
+
+def prune_orphan_files(
+    session: Session, *, data_dir: Path, grace: timedelta = ORPHAN_GRACE
+) -> PruneReport:
+    """Delete stored files that no attachment row names: those of requests rolled back after
+    `store` wrote them, and `.part` files of writes cut short. Files younger than `grace`
+    are left alone (their request may still commit)."""
+    older_than = time.time() - grace.total_seconds()
+    checked = removed = 0
+    batch: list[tuple[str, Path]] = []
+
+    def flush() -> int:
+        names = [name for name, _ in batch]
+        known = set(
+            session.exec(
+                select(QuestionAttachment.storage_name).where(
+                    col(QuestionAttachment.storage_name).in_(names)
+                )
+            ).all()
+        )
+        gone = 0
+        for name, path in batch:
+            if name not in known:
+                path.unlink(missing_ok=True)
+                gone += 1
+        batch.clear()
+        return gone
+
+    for name, path in _stored_files(storage_root(data_dir), older_than):
+        checked += 1
+        batch.append((name, path))
+        if len(batch) >= PRUNE_BATCH:
+            removed += flush()
+    if batch:
+        removed += flush()
+    return PruneReport(checked=checked, removed=removed)

@@ -420,3 +420,49 @@ def test_attachment_files_are_stored_under_random_names(
         with pytest.raises(NotFound):
             open_attachment(db, actor=outsider, attachment_id=row.id, data_dir=settings.data_dir)
     assert MessageKind.note.value == "note" and QuestionStatus.open.value == "open"
+
+
+def test_files_of_a_rolled_back_question_are_pruned_after_the_grace_period(
+    db: Session, settings: Settings, college: College
+) -> None:
+    import os
+    import time
+
+    from hub.jobs import prune_history
+    from hub.questions.attachments import prune_orphan_files, storage_root
+
+    kept = ask(db, settings, college.teacher, uploads=[Upload("gardee.png", PNG)])
+    asking.ask(
+        db,
+        actor=college.teacher,
+        title="Question abandonnée",
+        body="La transaction est annulée après l'écriture du fichier.",
+        uploads=[Upload("perdue.png", PNG)],
+        data_dir=settings.data_dir,
+    )
+    db.rollback()  # the request failed after the file was written
+    root = storage_root(settings.data_dir)
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    assert len(files) == 2
+    kept_name = (
+        answers.view_question(db, actor=college.teacher, question_id=kept.id)
+        .attachments[0]
+        .storage_name
+    )
+    orphan = next(p for p in files if not str(p).endswith(kept_name))
+    interrupted = orphan.with_name("0" * 32 + ".png.part")  # a write cut short
+    interrupted.write_bytes(PNG[:8])
+
+    # Young files may belong to a request still running: left alone.
+    assert prune_orphan_files(db, data_dir=settings.data_dir).removed == 0
+    assert orphan.exists() and interrupted.exists()
+
+    two_hours_ago = time.time() - 7200
+    for path in (*files, interrupted):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    engine = db.get_bind()
+    prune_history(engine, settings)  # the hourly job
+    assert not orphan.exists() and not interrupted.exists()
+    assert (root / kept_name).read_bytes() == PNG  # still served to its readers
+    db.rollback()
+    assert prune_orphan_files(db, data_dir=settings.data_dir).checked == 1
