@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
+from hub.business_hours import BRUSSELS
 from hub.errors import InvalidInput, NotFound, PermissionDenied
 from hub.i18n import N_
 from hub.models import Department, DepartmentReferent, Role, User, id_of, utcnow
@@ -87,6 +88,30 @@ def absent_user_ids(session: Session, now: datetime | None = None) -> set[int]:
             select(ReferentAbsence.user_id).where(col(ReferentAbsence.absent_until) > now)
         ).all()
     )
+
+
+def current_absences(session: Session, now: datetime | None = None) -> dict[int, datetime]:
+    """When each referent away right now comes back (user id -> end of the absence)."""
+    now = now or utcnow()
+    rows = session.exec(
+        select(ReferentAbsence).where(col(ReferentAbsence.absent_until) > now)
+    ).all()
+    return {row.user_id: row.absent_until for row in rows}
+
+
+def absence_end(text: str) -> datetime | None:
+    """The end of an absence typed as a date ("AAAA-MM-JJ", that day included): 23:59 on that
+    day, college time. Empty: no absence (back)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            N_("Date invalide (AAAA-MM-JJ)."), {"until": N_("Date invalide (AAAA-MM-JJ).")}
+        ) from None
+    return datetime.combine(day, time(23, 59), BRUSSELS)
 
 
 def set_absence(

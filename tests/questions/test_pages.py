@@ -232,3 +232,70 @@ def test_staff_tools_on_the_page(client: TestClient, db: Session, college: Colle
     assert drafted.status_code == 303 and drafted.headers["location"].endswith("/edit")
     assert team.get(drafted.headers["location"]).status_code == 200
     assert college.teacher.role is Role.teacher
+
+
+def test_elearning_team_marks_a_referent_absent_on_the_department_page(
+    client: TestClient, db: Session, college: College
+) -> None:
+    from datetime import date, timedelta
+
+    from hub.questions.queues import responders_by_department
+
+    until = date.today() + timedelta(days=20)
+    sign_in(client, college.elearning)
+    page = client.get("/departments/SCI")
+    url = f"/departments/SCI/referents/{college.referent.id}/absence"
+    assert f'action="{url}"' in page.text
+    csrf = csrf_from(page.text)
+
+    refused = client.post(url, data={"csrf_token": csrf, "until": "24/12/2030"})
+    assert refused.status_code == 422
+    assert "Date invalide (AAAA-MM-JJ)." in page_text(refused.text)
+    assert 'value="24/12/2030"' in refused.text  # what was typed stays in the field
+
+    done = client.post(url, data={"csrf_token": csrf, "until": until.isoformat()})
+    assert done.status_code == 303
+    shown = page_text(client.get("/departments/SCI").text)
+    assert "Absence enregistrée : les suppléants du département reçoivent ses questions." in shown
+    assert f"Absent jusqu'au {until:%d/%m/%Y}" in shown
+    db.rollback()
+    sci = college.teacher.department_id
+    responders = responders_by_department(db)
+    assert [u.id for u in responders[sci]] == [college.other_referent.id]  # the backup
+
+    back = client.post(url, data={"csrf_token": csrf, "until": until.isoformat(), "back": "1"})
+    assert back.status_code == 303
+    assert f"Absent jusqu'au {until:%d/%m/%Y}" not in page_text(client.get("/departments/SCI").text)
+    db.rollback()
+    assert [u.id for u in responders_by_department(db)[sci]] == [college.referent.id]
+
+    # Someone who is not a referent of this department: not found.
+    stranger = client.post(
+        f"/departments/LET/referents/{college.referent.id}/absence",
+        data={"csrf_token": csrf, "until": until.isoformat()},
+    )
+    assert stranger.status_code == 404
+    far = client.post(url, data={"csrf_token": csrf, "until": f"{until.year + 2}-01-01"})
+    assert far.status_code == 422 and "Date trop loin." in page_text(far.text)
+
+
+def test_a_referents_absence_is_shown_to_the_department_and_set_by_the_team_only(
+    client: TestClient, db: Session, college: College
+) -> None:
+    from datetime import date, timedelta
+
+    until = date.today() + timedelta(days=3)
+    sign_in(client, college.referent)
+    page = client.get("/queues")
+    data = {"csrf_token": csrf_from(page.text), "until": until.isoformat()}
+    assert client.post("/queues/absence", data=data).status_code == 303
+    teacher = TestClient(client.app, follow_redirects=False)
+    sign_in(teacher, college.teacher)
+    department = teacher.get("/departments/SCI")
+    assert f"Absent jusqu'au {until:%d/%m/%Y}" in page_text(department.text)
+    assert "/absence" not in department.text  # no form for teachers
+    forbidden = teacher.post(
+        f"/departments/SCI/referents/{college.referent.id}/absence",
+        data={"csrf_token": csrf_from(department.text), "back": "1"},
+    )
+    assert forbidden.status_code == 403

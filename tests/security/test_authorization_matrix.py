@@ -275,6 +275,12 @@ MATRIX: dict[str, Row] = {
     "POST /departments/{code}/teams-channel": R(
         TEAM, data={"teams_channel_id": "19:abc@thread.tacv2"}
     ),
+    "POST /departments/{code}/referents/{user_id:int}/absence": R(
+        TEAM,
+        params={"user_id": "{referent_id}"},
+        data={"back": "1"},
+        why="referents mark their own absence on /queues",
+    ),
     # --- unsafe: the e-learning team ---------------------------------------------------------
     "POST /admin/people": R(
         TEAM,

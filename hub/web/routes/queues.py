@@ -3,7 +3,7 @@ internal notes, tags, priority, merge, escalate, canned answers, KB drafts; queu
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -178,12 +178,7 @@ def queue_absence(
     request: Request, db: SessionDep, user: CurrentUser, until: Annotated[str, Form()] = ""
 ) -> Response:
     require_role(user, Role.referent)
-    end = None
-    if until:
-        try:
-            end = datetime.combine(datetime.fromisoformat(until).date(), time(23, 59), BRUSSELS)
-        except ValueError:
-            raise InvalidInput(N_("Date invalide (AAAA-MM-JJ).")) from None
+    end = queues.absence_end(until)
     queues.set_absence(db, actor=user, user=user, until=end)
     db.commit()
     flash(

@@ -9,10 +9,11 @@ from fastapi.responses import RedirectResponse, Response
 from hub.errors import HubError, InvalidInput
 from hub.i18n import N_
 from hub.models import Role
-from hub.people import department_members, department_referents, open_department, require_role
+from hub.people import open_department, require_role
 from hub.teams import feed, set_department_channel
 from hub.web.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, flash
 from hub.web.rendering import render
+from hub.web.routes.departments import department_page
 
 router = APIRouter(tags=["teams"])
 STAFF = (Role.teacher, Role.referent, Role.elearning)
@@ -67,18 +68,8 @@ def department_teams_channel(
     except InvalidInput as exc:
         db.rollback()
         department = open_department(db, actor=user, code=code)
-        return render(
-            request,
-            "departments/detail.html",
-            {
-                "department": department,
-                "referents": department_referents(db, department),
-                "members": department_members(db, department, actor=user),
-                "teams_errors": exc.fields,
-                "teams_channel_value": teams_channel_id,
-            },
-            status=422,
-        )
+        extra = {"teams_errors": exc.fields, "teams_channel_value": teams_channel_id}
+        return department_page(request, db, user, department, extra=extra, status=422)
     db.commit()
     flash(request, N_("Canal Teams du département enregistré."))
     return RedirectResponse(f"/departments/{department.code}", status_code=303)
