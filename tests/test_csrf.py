@@ -86,3 +86,28 @@ def test_bearer_token_requests_skip_csrf_but_need_a_valid_token(
     response = client.post("/logout", headers={"Authorization": "Bearer hub_forged"})
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_refusals_speak_the_visitors_language(client: TestClient, db: Session, app) -> None:  # type: ignore[no-untyped-def]
+    token = _team_client(client, db)
+    french = client.post("/admin/departments", data={"code": "EVIL", "name": "Evil"})
+    assert '<html lang="fr">' in french.text
+    assert "Jeton de sécurité (CSRF) absent ou expiré" in french.text
+
+    client.get("/lang/en")
+    english = client.post("/admin/departments", data={"code": "EVIL", "name": "Evil"})
+    assert english.status_code == 403
+    assert '<html lang="en">' in english.text and "<title>Error</title>" in english.text
+    assert "Security token (CSRF) missing or expired: reload the page" in english.text
+    assert ">Home</a>" in english.text
+    too_large = client.post(
+        "/admin/departments",
+        data={
+            "code": "BIG",
+            "name": "x" * (app.state.settings.max_body_bytes + 1),
+            "csrf_token": token,
+        },
+        headers={"accept": "application/json"},
+    )
+    assert too_large.status_code == 413
+    assert too_large.json() == {"detail": "Request too large."}

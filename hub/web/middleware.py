@@ -11,6 +11,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hub.i18n import N_, pick_locale, translations
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
@@ -29,8 +31,16 @@ SECURITY_HEADERS = {
 }
 
 
+TOO_LARGE = N_("Requête trop volumineuse.")
+CSRF_FAILED = N_("Jeton de sécurité (CSRF) absent ou expiré : rechargez la page et recommencez.")
+
+
 async def _send_error(scope: Scope, send: Send, status: int, detail: str) -> None:
-    """A small error answer from middleware: JSON for API/htmx callers, plain HTML otherwise."""
+    """A small error answer from middleware: JSON for API/htmx callers, plain HTML otherwise,
+    in the visitor's language (the session's choice; no database read here)."""
+    locale = pick_locale((scope.get("session") or {}).get("lang"))
+    _ = translations(locale).gettext
+    detail = _(detail)
     headers = Headers(scope=scope)
     wants_json = scope["path"].startswith("/api/") or "application/json" in headers.get(
         "accept", ""
@@ -40,11 +50,12 @@ async def _send_error(scope: Scope, send: Send, status: int, detail: str) -> Non
         content_type = b"application/json"
     else:
         body = (
-            '<!doctype html><html lang="fr"><meta charset="utf-8"><title>Erreur</title>'
+            f'<!doctype html><html lang="{locale}"><meta charset="utf-8">'
+            f"<title>{escape(_('Erreur'))}</title>"
             '<link rel="icon" href="data:,">'
             '<link rel="stylesheet" href="/static/vendor/pico/pico.min.css">'
             f'<main class="container"><h1>{status}</h1><p>{escape(detail)}</p>'
-            '<p><a href="/">Accueil</a></p></main>'
+            f'<p><a href="/">{escape(_("Accueil"))}</a></p></main>'
         ).encode()
         content_type = b"text/html; charset=utf-8"
     await send(
@@ -82,12 +93,12 @@ class RequestGuardMiddleware:
         headers = Headers(scope=scope)
         declared = headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _send_error(scope, send, 413, "Requête trop volumineuse.")
+            await _send_error(scope, send, 413, TOO_LARGE)
             return
         try:
             body = await self._read_body(receive)
         except BodyTooLarge:
-            await _send_error(scope, send, 413, "Requête trop volumineuse.")
+            await _send_error(scope, send, 413, TOO_LARGE)
             return
 
         if not headers.get("authorization", "").lower().startswith("bearer "):
@@ -98,12 +109,7 @@ class RequestGuardMiddleware:
                 and provided
                 and hmac.compare_digest(expected.encode(), provided.encode())
             ):
-                await _send_error(
-                    scope,
-                    send,
-                    403,
-                    "Jeton de sécurité (CSRF) absent ou expiré : rechargez la page et recommencez.",
-                )
+                await _send_error(scope, send, 403, CSRF_FAILED)
                 return
 
         replayed = False
