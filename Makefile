@@ -38,7 +38,7 @@ bench: install
 	$(BIN)/python -m bench
 
 KEYWORDS := -k _ -k N_ -k InvalidInput -k NotFound -k PermissionDenied -k Conflict \
-	-k TooManyAttempts -k NotSignedIn -k HubError -k flash:2
+	-k TooManyAttempts -k NotSignedIn -k HubError -k Message -k flash:2
 i18n: install
 	$(BIN)/pybabel extract -F babel.cfg --no-location --omit-header --sort-output \
 		$(KEYWORDS) -o hub/locales/messages.pot .

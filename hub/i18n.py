@@ -45,3 +45,27 @@ def pick_locale(*choices: str | None) -> str:
 def N_(message: str) -> str:
     """Mark a French message for extraction; it is translated where it is shown."""
     return message
+
+
+class Message(str):
+    """A French message with values in it ("Département inconnu : %(code)s"), which stays
+    translatable: it reads as the French text with the values filled in (logs, the CLI, the
+    JSON API's `detail`), and `translate` translates the template first, then fills it in.
+
+        raise NotFound(Message(N_("Département inconnu : %(code)s"), code=code))
+    """
+
+    template: str
+    params: dict[str, object]
+
+    def __new__(cls, template: str, **params: object) -> Message:
+        message = super().__new__(cls, template % params)
+        message.template, message.params = template, params
+        return message
+
+
+def translate(catalog: gettext.NullTranslations, message: str) -> str:
+    """`message` in the catalog's language (a Message: its template, then its values)."""
+    if isinstance(message, Message):
+        return catalog.gettext(message.template) % message.params
+    return catalog.gettext(message)

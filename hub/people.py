@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from hub.i18n import N_
+from hub.i18n import N_, Message
 from hub.models import Department, DepartmentReferent, Role, User, id_of
 from hub.passwords import check_password_strength, hash_password
 
@@ -36,10 +36,10 @@ def create_department(session: Session, *, code: str, name: str) -> Department:
     if errors:
         raise InvalidInput("Département invalide.", errors)
     if session.exec(select(Department).where(Department.code == code)).first():
-        raise Conflict(f"Le département {code} existe déjà.")
+        raise Conflict(Message(N_("Le département %(code)s existe déjà."), code=code))
     department = Department(code=code, name=name)
     session.add(department)
-    _flush_or_conflict(session, f"Le département {code} existe déjà.")
+    _flush_or_conflict(session, Message(N_("Le département %(code)s existe déjà."), code=code))
     return department
 
 
@@ -52,7 +52,7 @@ def get_department(session: Session, code: str) -> Department:
         select(Department).where(Department.code == code.strip().upper())
     ).first()
     if department is None:
-        raise NotFound(f"Département inconnu : {code}")
+        raise NotFound(Message(N_("Département inconnu : %(code)s"), code=code))
     return department
 
 
@@ -130,7 +130,7 @@ def create_user(
     if errors:
         raise InvalidInput("Utilisateur invalide.", errors)
     if session.exec(select(User).where(User.email == email)).first():
-        raise Conflict(f"Un compte existe déjà pour {email}.")
+        raise Conflict(Message(N_("Un compte existe déjà pour %(email)s."), email=email))
 
     user = User(
         email=email,
@@ -140,7 +140,7 @@ def create_user(
         department_id=found[codes[0]].id if codes and role is not Role.referent else None,
     )
     session.add(user)
-    _flush_or_conflict(session, f"Un compte existe déjà pour {email}.")
+    _flush_or_conflict(session, Message(N_("Un compte existe déjà pour %(email)s."), email=email))
     if role is Role.referent:
         for code in codes:
             session.add(DepartmentReferent(department_id=id_of(found[code]), user_id=id_of(user)))
@@ -153,7 +153,13 @@ def assign_referent(
 ) -> None:
     """Make a referent serve a department (or become its backup); idempotent."""
     if user.role is not Role.referent:
-        raise InvalidInput(f"{user.email} n'est pas référent (rôle : {user.role.value}).")
+        raise InvalidInput(
+            Message(
+                N_("%(email)s n'est pas référent (rôle : %(role)s)."),
+                email=user.email,
+                role=user.role.value,
+            )
+        )
     link = session.get(DepartmentReferent, (department.id, user.id))
     if link is None:
         session.add(
@@ -174,7 +180,7 @@ def get_user_by_email(session: Session, email: str) -> User | None:
 def require_user_by_email(session: Session, email: str) -> User:
     user = get_user_by_email(session, email)
     if user is None:
-        raise NotFound(f"Aucun compte pour {normalise_email(email)}.")
+        raise NotFound(Message(N_("Aucun compte pour %(email)s."), email=normalise_email(email)))
     return user
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlmodel import Session, col, select
 
 from hub.errors import InvalidInput, NotFound, PermissionDenied
+from hub.i18n import N_, Message
 from hub.models import ApiToken, Role, User, id_of, utcnow
 
 TOKEN_PREFIX = "hub_"  # lets secret scanners and people recognise a hub token
@@ -70,7 +71,7 @@ def revoke_token(session: Session, *, token_id: int, actor: User | None) -> ApiT
     the command line (`actor=None`). Idempotent."""
     token = session.get(ApiToken, token_id)
     if token is None:
-        raise NotFound(f"Jeton inconnu : {token_id}")
+        raise NotFound(Message(N_("Jeton inconnu : %(id)s"), id=token_id))
     if actor is not None and token.user_id != actor.id and actor.role is not Role.elearning:
         raise PermissionDenied("Ce jeton n'est pas le vôtre.")
     if token.revoked_at is None:

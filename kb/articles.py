@@ -12,7 +12,7 @@ from sqlalchemy import delete as sql_delete
 from sqlmodel import Session, col, select
 
 from hub.errors import Conflict, InvalidInput, NotFound, NotSignedIn, PermissionDenied
-from hub.i18n import N_
+from hub.i18n import N_, Message
 from hub.models import Department, Role, User, id_of, utcnow
 from hub.people import get_department, require_role, served_department_ids
 from kb.analyzer import analyzed
@@ -261,7 +261,7 @@ def save_article(
     }
     article = session.exec(select(Article).where(Article.slug == data.slug)).first()
     if article is not None and create_only:
-        raise Conflict(f"L'adresse {data.slug} est déjà prise.")
+        raise Conflict(Message(N_("L'adresse %(slug)s est déjà prise."), slug=data.slug))
     if article is None:
         article = Article.model_validate({"slug": data.slug, "revision": 1, **values})
         outcome = "created"

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlmodel import Session, col, select
 
 from hub.errors import Conflict, InvalidInput, NotFound
-from hub.i18n import N_
+from hub.i18n import N_, Message
 from hub.models import Role, User
 from hub.people import require_role
 from kb.analyzer import fold
@@ -46,7 +46,7 @@ def add_synonym(session: Session, *, term: str, expansion: str, actor: User | No
     if errors:
         raise InvalidInput(N_("Synonyme invalide."), errors)
     if session.exec(select(Synonym).where(Synonym.term == term)).first():
-        raise Conflict(f"« {term} » a déjà un synonyme.")
+        raise Conflict(Message(N_("« %(term)s » a déjà un synonyme."), term=term))
     synonym = Synonym(term=term, expansion=expansion)
     session.add(synonym)
     session.flush()

@@ -19,6 +19,7 @@ KEYWORDS = {
     "TooManyAttempts": None,
     "NotSignedIn": None,
     "HubError": None,
+    "Message": None,
     "flash": (2,),
 }
 METHODS = [
@@ -49,3 +50,27 @@ def test_every_message_has_an_english_translation() -> None:
             missing.add(msgid)
     assert checked > 50  # the extraction really read the templates and the code
     assert not missing, "run `make i18n` and translate: " + "; ".join(sorted(missing))
+
+
+def test_messages_with_values_are_translated_where_shown(client, db) -> None:  # type: ignore[no-untyped-def]
+    from hub.models import Role
+    from tests.factories import csrf_from, make_department, make_user, page_text, sign_in
+
+    make_department(db, "SCI", "Sciences")
+    sign_in(client, make_user(db, Role.elearning))
+    client.get("/lang/en")
+    token = csrf_from(client.get("/admin/people").text)
+    taken = client.post(
+        "/admin/departments", data={"code": "SCI", "name": "Again", "csrf_token": token}
+    )
+    assert "The department SCI already exists." in page_text(taken.text)
+    created = client.post(
+        "/admin/departments", data={"code": "LAB", "name": "Labo", "csrf_token": token}
+    )
+    assert created.status_code == 303
+    assert "Department created: LAB" in page_text(client.get(created.headers["location"]).text)
+    missing = client.get("/departments/NOPE")
+    assert missing.status_code == 404
+    assert "Unknown department: NOPE" in page_text(missing.text)
+    api = client.get("/departments/NOPE", headers={"accept": "application/json"})
+    assert api.json() == {"detail": "Département inconnu : NOPE"}  # the API's detail: French

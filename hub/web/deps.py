@@ -13,7 +13,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from hub.errors import NotFound, NotSignedIn
-from hub.i18n import pick_locale
+from hub.i18n import Message, pick_locale
 from hub.models import User
 from hub.settings import Settings
 from hub.tokens import authenticate_token
@@ -107,5 +107,9 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def flash(request: Request, message: str, kind: str = "success") -> None:
-    """A one-time message shown on the next rendered page (kept in the signed session)."""
-    request.session.setdefault("flash", []).append({"message": message, "kind": kind})
+    """A one-time message shown on the next rendered page (kept in the signed session; a
+    Message keeps its template and values there, to be translated when shown)."""
+    item: dict[str, object] = {"message": message, "kind": kind}
+    if isinstance(message, Message):
+        item.update(template=message.template, params=message.params)
+    request.session.setdefault("flash", []).append(item)

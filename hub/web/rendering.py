@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,7 +13,7 @@ from jinja2_fragments import render_block
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from hub.i18n import LOCALE_NAMES, LOCALES, translations
+from hub.i18n import LOCALE_NAMES, LOCALES, Message, translate, translations
 from hub.web.sessions import csrf_token
 
 LOCAL_TIMEZONE = ZoneInfo("Europe/Brussels")
@@ -37,6 +38,14 @@ def _banner(request: Request) -> object:
     return current_banner(engine)
 
 
+def _flashed(item: dict[str, Any]) -> dict[str, Any]:
+    """A flash read back from the session, its Message rebuilt (see hub.web.deps.flash)."""
+    template, params = item.get("template"), item.get("params") or {}
+    if isinstance(template, str):
+        return {**item, "message": Message(template, **params)}
+    return item
+
+
 class Renderer:
     """One Jinja environment per language, so `{% trans %}` needs no per-request state."""
 
@@ -55,7 +64,7 @@ class Renderer:
             # For messages computed in Python (errors, flashes), which may quote user input:
             # unlike `_()`, whose result Jinja trusts as markup and %-formats, this returns
             # plain text that autoescaping escapes.
-            env.filters["translate"] = catalog.gettext
+            env.filters["translate"] = partial(translate, catalog)
             env.filters["datetime_local"] = datetime_local
             env.globals.update(globals, locale=locale, locales=LOCALE_NAMES)
             self.environments[locale] = env
@@ -74,7 +83,9 @@ class Renderer:
             "request": request,
             "current_user": getattr(request.state, "user", None),
             "csrf_token": lambda: csrf_token(request.scope.setdefault("session", {})),
-            "flashes": request.scope.get("session", {}).pop("flash", []),
+            "flashes": [
+                _flashed(item) for item in request.scope.get("session", {}).pop("flash", [])
+            ],
             "crisis_banner": _banner(request),
             **(context or {}),
         }

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from hub.errors import Conflict, InvalidInput
+from hub.i18n import N_, Message
 from hub.models import Role
 from hub.people import create_department, create_user, list_departments, list_users, require_role
 from hub.web.deps import CurrentUser, SessionDep, flash
@@ -66,7 +67,7 @@ def create_person(
             request, db, user, status=409, user_form=form, user_errors={"email": exc.message}
         )
     db.commit()
-    flash(request, f"Compte créé : {created.email}")
+    flash(request, Message(N_("Compte créé : %(email)s"), email=created.email))
     return RedirectResponse("/admin/people", status_code=303)
 
 
@@ -97,5 +98,5 @@ def create_dept(
             department_errors={"code": exc.message},
         )
     db.commit()
-    flash(request, f"Département créé : {created.code}")
+    flash(request, Message(N_("Département créé : %(code)s"), code=created.code))
     return RedirectResponse("/admin/people", status_code=303)
