@@ -12,8 +12,10 @@ Who gets what:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlmodel import Session
 
@@ -24,6 +26,15 @@ from webinars.invites import LOCAL_TIME, Method, Person, invite, organizer_from
 from webinars.models import WebinarRegistration, WebinarSession
 
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+# Dates on the web pages follow the viewer's language; the mails, reminders and calendar
+# texts stay French (the default). Same date format in both (dd/mm/yyyy, 24-hour clock),
+# like the exam pages.
+_WEEKDAYS_BY_LOCALE = {
+    "fr": WEEKDAYS,
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+_TIME_ZONE_NOTE = {"fr": "heure de Bruxelles", "en": "Brussels time"}
 
 
 @dataclass(frozen=True)
@@ -44,14 +55,23 @@ def session_path(webinar: WebinarSession) -> str:
     return f"/webinars/{id_of(webinar)}"
 
 
-def when(moment: datetime, duration_minutes: int | None = None) -> str:
-    """ "mardi 31/03/2026 15:00–16:00 (heure de Bruxelles)" """
+def when(moment: datetime, duration_minutes: int | None = None, *, locale: str = "fr") -> str:
+    """ "mardi 31/03/2026 15:00–16:00 (heure de Bruxelles)";
+    in English (locale="en"): "Tuesday 31/03/2026 15:00–16:00 (Brussels time)".
+    An unknown locale falls back to French."""
+    if locale not in _WEEKDAYS_BY_LOCALE:
+        locale = "fr"
     local = moment.astimezone(LOCAL_TIME)
-    text = f"{WEEKDAYS[local.weekday()]} {local:%d/%m/%Y %H:%M}"
+    text = f"{_WEEKDAYS_BY_LOCALE[locale][local.weekday()]} {local:%d/%m/%Y %H:%M}"
     if duration_minutes:
         end = local + timedelta(minutes=duration_minutes)
         text += f"–{end:%H:%M}"
-    return text + " (heure de Bruxelles)"
+    return f"{text} ({_TIME_ZONE_NOTE[locale]})"
+
+
+def when_in(locale: str) -> Callable[..., str]:
+    """`when` bound to a language, for the templates: `when(moment, duration_minutes)`."""
+    return partial(when, locale=locale)
 
 
 def personal_sequence(webinar: WebinarSession, registration: WebinarRegistration | None) -> int:

@@ -3,6 +3,7 @@ JSON API (/api/webinars...). Routes parse, call webinars' services, commit, rend
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -66,6 +67,11 @@ def _int(value: str, default: int = 0) -> int:
         return default
 
 
+def _when(request: Request) -> Callable[..., str]:
+    """The date formatter for the pages, in the viewer's language (mails stay French)."""
+    return notify.when_in(getattr(request.state, "locale", "fr"))
+
+
 def _hosts(text: str) -> list[str]:
     return [item.strip() for item in text.replace(";", ",").replace("\n", ",").split(",")]
 
@@ -82,12 +88,17 @@ def webinars_index(request: Request, db: SessionDep, user: OptionalUser) -> Resp
     return render(
         request,
         "webinars/index.html",
-        {"sessions": sessions, "mine": mine, "can_manage": can_manage(user), "when": notify.when},
+        {
+            "sessions": sessions,
+            "mine": mine,
+            "can_manage": can_manage(user),
+            "when": _when(request),
+        },
     )
 
 
 def _session_context(
-    db: Session, webinar: WebinarSession, user: User | None, settings: Settings
+    request: Request, db: Session, webinar: WebinarSession, user: User | None, settings: Settings
 ) -> dict[str, Any]:
     webinar_id = id_of(webinar)
     registration = registration_of(db, webinar_id, user.id or 0) if user else None
@@ -109,7 +120,7 @@ def _session_context(
         "participants": registrations(db, webinar_id) if host else [],
         "started": webinar.starts_at <= utcnow(),
         "cancelled": webinar.status == SessionStatus.cancelled.value,
-        "when": notify.when(webinar.starts_at, webinar.duration_minutes),
+        "when": _when(request)(webinar.starts_at, webinar.duration_minutes),
         "errors": {},
         "form": {},
     }
@@ -120,7 +131,9 @@ def webinar_page(
     request: Request, db: SessionDep, user: OptionalUser, settings: SettingsDep, webinar_id: int
 ) -> Response:
     webinar = get_session(db, webinar_id)
-    return render(request, "webinars/session.html", _session_context(db, webinar, user, settings))
+    return render(
+        request, "webinars/session.html", _session_context(request, db, webinar, user, settings)
+    )
 
 
 @router.post("/webinars/{webinar_id:int}/register", name="webinar_register")
@@ -187,7 +200,7 @@ def webinar_ask(
         questions.ask(db, webinar_id, text, actor=user)
     except InvalidInput as exc:
         db.rollback()
-        context = _session_context(db, get_session(db, webinar_id), user, settings)
+        context = _session_context(request, db, get_session(db, webinar_id), user, settings)
         context.update(errors=exc.fields, form={"text": text})
         return render(request, "webinars/session.html", context, status=422)
     db.commit()
@@ -467,7 +480,7 @@ def _calendar_page(request: Request, db: Session, user: User, *, new_token: str 
         "webinars/calendar.html",
         {
             "items": my_registrations(db, user, since=utcnow()),
-            "when": notify.when,
+            "when": _when(request),
             "feed": feeds.current(db, user),
             "feed_url": f"{base}{feeds.feed_path(new_token)}" if new_token else None,
         },
