@@ -137,6 +137,35 @@ def test_teacher_ticks_checklist_items(
     expect(pressed).to_have_count(0)
 
 
+def test_keyboard_focus_stays_in_place_after_a_tick_and_a_vote(
+    new_context: NewContext, teacher_storage_state: StorageState
+) -> None:
+    """htmx replaces the checklist and the feedback box: a keyboard user keeps their place
+    (the same tick button; the feedback box once its buttons are gone), so the next Tab goes
+    to the next item, not back to the top of the page."""
+    page = new_context(storage_state=teacher_storage_state).new_page()
+    page.goto(f"/kb/{CHECKLIST}")
+    ticks = page.locator("#checklist button.tick")
+    ticks.nth(1).focus()
+    page.keyboard.press("Space")
+    expect(ticks.nth(1)).to_have_attribute("aria-pressed", "true")
+    expect(ticks.nth(1)).to_be_focused()
+    # htmx wires the new checklist's forms once it has settled (20 ms); a key pressed before
+    # that posts the plain form (a whole page load), which no person types fast enough for.
+    page.wait_for_function("() => !document.querySelector('.htmx-settling, .htmx-added')")
+    page.keyboard.press("Tab")
+    expect(ticks.nth(2)).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(ticks.nth(2)).to_have_attribute("aria-pressed", "true")
+    expect(ticks.nth(2)).to_be_focused()
+
+    page.get_by_role("button", name="Oui, merci").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Merci ! Votre avis aide")).to_be_visible()
+    expect(page.locator("#feedback")).to_be_focused()
+    page.get_by_role("button", name="Tout décocher").click()
+
+
 def test_search_works_without_javascript(new_context: NewContext, hub_server: HubServer) -> None:
     page = new_context(java_script_enabled=False).new_page()
     page.goto("/kb")
