@@ -27,7 +27,7 @@ from sqlmodel import Field, Session, SQLModel, col
 from hub import outbox
 from hub.crisis import crisis_state, set_crisis
 from hub.errors import InvalidInput
-from hub.i18n import N_
+from hub.i18n import N_, Message
 from hub.models import Role, User, UTCDateTime, utcnow
 from hub.people import require_role
 from hub.visits import local_day
@@ -168,16 +168,16 @@ def set_pins(session: Session, pins: dict[str, list[str]], *, actor: User) -> No
     resolved: list[CrisisPin] = []
     for role, slugs in pins.items():
         if role not in PIN_ROLES:
-            errors[role] = f"rôle inconnu : {role}"
+            errors[role] = Message(N_("rôle inconnu : %(role)s"), role=role)
             continue
         for position, slug in enumerate(dict.fromkeys(s.strip() for s in slugs if s.strip())):
             article = session.scalars(select(Article).where(col(Article.slug) == slug)).first()
             if article is None:
-                errors[f"pins_{role}"] = f"article introuvable : {slug}"
+                errors[f"pins_{role}"] = Message(N_("article introuvable : %(slug)s"), slug=slug)
                 continue
             resolved.append(CrisisPin(role=role, article_id=article.id or 0, position=position))
     if errors:
-        raise InvalidInput("articles épinglés invalides", errors)
+        raise InvalidInput(N_("Articles épinglés invalides."), errors)
     session.execute(delete(CrisisPin))
     session.add_all(resolved)
     session.flush()

@@ -6,6 +6,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from hub.errors import InvalidInput
+from hub.i18n import N_, Message
 
 MIN_PASSWORD_LENGTH = 10  # NIST SP 800-63B asks for at least 8; staff accounts get a bit more
 MAX_PASSWORD_LENGTH = 256  # bounds hashing cost of absurd inputs
@@ -18,12 +19,21 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password-but-same-cost")
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
-            f"Le mot de passe doit contenir au moins {MIN_PASSWORD_LENGTH} caractères.",
-            {"password": f"Au moins {MIN_PASSWORD_LENGTH} caractères."},
+            Message(
+                N_("Le mot de passe doit contenir au moins %(count)d caractères."),
+                count=MIN_PASSWORD_LENGTH,
+            ),
+            {"password": Message(N_("Au moins %(count)d caractères."), count=MIN_PASSWORD_LENGTH)},
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise InvalidInput(
-            "Le mot de passe est trop long.", {"password": "Mot de passe trop long."}
+            N_("Le mot de passe est trop long."),
+            {
+                "password": Message(
+                    N_("Mot de passe trop long (%(count)d caractères au plus)."),
+                    count=MAX_PASSWORD_LENGTH,
+                )
+            },
         )
 
 

@@ -17,7 +17,7 @@ from hub.models import Role
 from hub.outbox import OutboxMessage
 from hub.settings import Settings
 from kb.articles import ArticleInput, save_article
-from tests.factories import csrf_from, make_department, make_user, sign_in
+from tests.factories import csrf_from, make_department, make_user, page_text, sign_in
 from webinars.models import WebinarSession
 
 
@@ -131,9 +131,16 @@ def test_a_message_is_required_and_bad_pins_are_explained(db: Session, client: T
     response = post(client, "/crisis/switch", {"action": "on", "message": "  "})
     assert response.status_code == 422
     assert "le bandeau a besoin d&#39;un message" in response.text
-    response = post(client, "/crisis/pins", {"teacher": "article-qui-n-existe-pas"})
+    typed = {"teacher": "article-qui-n-existe-pas", "student": "encore-un-brouillon-tape"}
+    response = post(client, "/crisis/pins", typed)
     assert response.status_code == 422
-    assert "article-qui-n-existe-pas" in response.text
+    assert "article introuvable : article-qui-n-existe-pas" in page_text(response.text)
+    # Nothing typed is lost: both boxes come back as typed, not as last saved.
+    assert ">encore-un-brouillon-tape</textarea>" in response.text
+    assert ">article-qui-n-existe-pas</textarea>" in response.text
+    client.get("/lang/en")
+    response = post(client, "/crisis/pins", typed)
+    assert "article not found: article-qui-n-existe-pas" in page_text(response.text)
     assert not crisis_active(db)
 
 

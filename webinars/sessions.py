@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from hub import outbox
 from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from hub.i18n import N_
+from hub.i18n import N_, Message
 from hub.models import Role, User, id_of, utcnow
 from hub.people import get_user_by_email, require_role
 from hub.settings import Settings
@@ -108,7 +108,7 @@ def _resolve_hosts(session: Session, emails: Sequence[str]) -> tuple[list[User],
     for email in dict.fromkeys(e.strip().lower() for e in emails if e.strip()):
         user = get_user_by_email(session, email)
         if user is None or user.role not in (Role.referent, Role.elearning, Role.teacher):
-            return [], {"hosts": N_("Animateur inconnu : %(email)s") % {"email": email[:80]}}
+            return [], {"hosts": Message(N_("Animateur inconnu : %(email)s"), email=email[:80])}
         hosts.append(user)
     return hosts, {}
 

@@ -52,6 +52,7 @@ PAGES: dict[str, list[tuple[str, bool]]] = {
         ("/admin/people", True),
         ("/exams/problems", False),
         ("/crisis/readiness", True),
+        ("/crisis", False),
         ("/queues", True),
         ("/queues/elearning", True),
         ("/queues/canned", False),

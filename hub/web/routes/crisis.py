@@ -32,6 +32,7 @@ def _page(
     template_errors: dict[str, str] | None = None,
     template_form: dict[str, object] | None = None,
     pin_errors: dict[str, str] | None = None,
+    pin_form: dict[str, str] | None = None,
 ) -> Response:
     require_role(user, Role.elearning)
     template = crisis_mode.webinar_template(db)
@@ -42,7 +43,8 @@ def _page(
         {
             "state": crisis_state(db),
             "history": crisis_mode.history(db, actor=user),
-            "pins": {role: "\n".join(slugs) for role, slugs in pins.items()},
+            # After a refused save, what was typed (not the saved pins) goes back in the boxes.
+            "pins": pin_form or {role: "\n".join(slugs) for role, slugs in pins.items()},
             "pin_roles": crisis_mode.PIN_ROLES,
             "template": template,
             "errors": errors or {},
@@ -136,7 +138,8 @@ def crisis_pins(
         crisis_mode.set_pins(db, pins, actor=user)
     except InvalidInput as exc:
         db.rollback()
-        return _page(request, db, user, status=422, pin_errors=exc.fields)
+        typed = {"student": student, "teacher": teacher, "referent": referent}
+        return _page(request, db, user, status=422, pin_errors=exc.fields, pin_form=typed)
     db.commit()
     flash(request, N_("Articles épinglés enregistrés."))
     return RedirectResponse("/crisis#pins", status_code=303)
