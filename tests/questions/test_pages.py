@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import escape
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
@@ -299,3 +300,40 @@ def test_a_referents_absence_is_shown_to_the_department_and_set_by_the_team_only
         data={"csrf_token": csrf_from(department.text), "back": "1"},
     )
     assert forbidden.status_code == 403
+
+
+def test_refused_tags_and_merges_come_back_on_the_question_page(
+    client: TestClient, db: Session, college: College
+) -> None:
+    sign_in(client, college.teacher)
+    ask_form(client)
+    db.commit()
+    question = db.exec(select(Question)).one()
+    referent = TestClient(client.app, follow_redirects=False)
+    sign_in(referent, college.referent)
+    token = csrf_from(referent.get(f"/questions/{question.id}").text)
+
+    cases = [
+        ("merge", {"into": "abc"}, "Indiquez le numéro de la question principale."),
+        ("merge", {"into": str(question.id)}, "Choisissez une autre question."),
+        (
+            "merge",
+            {"into": "99999"},
+            "La question n° 99999 n'existe pas ou n'est pas de vos départements.",
+        ),
+        (
+            "tags",
+            {"tags": "moodle, <script>x</script>"},
+            "10 mots-clés au plus, lettres et chiffres, 40 caractères chacun.",
+        ),
+    ]
+    for tool, data, message in cases:
+        refused = referent.post(
+            f"/questions/{question.id}/{tool}", data={"csrf_token": token, **data}
+        )
+        assert refused.status_code == 422, (tool, data)
+        shown = page_text(refused.text)
+        assert question.title in shown and message in shown  # the question page, with why
+        [(field, typed)] = data.items()
+        assert f'value="{escape(typed)}"' in refused.text  # what was typed is still there
+        assert 'aria-invalid="true"' in refused.text

@@ -13,8 +13,8 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from hub.business_hours import BRUSSELS
-from hub.errors import Conflict, InvalidInput, PermissionDenied
-from hub.i18n import N_
+from hub.errors import Conflict, HubError, InvalidInput, NotFound, PermissionDenied
+from hub.i18n import N_, Message
 from hub.models import Role, User
 from hub.people import require_role, visible_departments
 from hub.questions import answers, asking, canned, escalation, knowledge, merging, queues
@@ -302,9 +302,36 @@ def question_tags(
     question_id: int,
     tags: Annotated[str, Form()] = "",
 ) -> Response:
-    answers.set_tags(db, actor=user, question_id=question_id, tags=answers.parse_tags(tags))
+    try:
+        answers.set_tags(db, actor=user, question_id=question_id, tags=answers.parse_tags(tags))
+    except InvalidInput as exc:
+        db.rollback()
+        return _tool_refused(request, db, user, question_id, "tags", tags, exc)
     db.commit()
     return _back(question_id, N_("Mots-clés enregistrés."), request)
+
+
+def _tool_refused(
+    request: Request,
+    db: Session,
+    user: User,
+    question_id: int,
+    field: str,
+    typed: str,
+    exc: HubError,
+) -> Response:
+    """A staff tool of the question page refused its input: the page again, the message
+    beside that field and what was typed still in it (not a bare error page)."""
+    message = getattr(exc, "fields", {}).get(field) or exc.message
+    return question_page(
+        request,
+        db,
+        user,
+        question_id,
+        form={field: typed},
+        errors={field: message},
+        status=exc.status_code,
+    )
 
 
 @router.post("/questions/{question_id}/priority", name="question_priority")
@@ -328,11 +355,24 @@ def question_merge(
     question_id: int,
     into: Annotated[str, Form()] = "",
 ) -> Response:
-    if not into.strip().lstrip("#").isdigit():
-        raise InvalidInput(N_("Indiquez le numéro de la question principale."))
-    root = merging.merge(
-        db, actor=user, duplicate_id=question_id, into_id=int(into.strip().lstrip("#"))
-    )
+    number = into.strip().lstrip("#").strip()
+    # This question first: someone who may not merge it gets 403/404, not a form error.
+    queues.open_for_staff(db, actor=user, question_id=question_id)
+    try:
+        if not number.isdigit():
+            raise InvalidInput(N_("Indiquez le numéro de la question principale."))
+        try:
+            root = merging.merge(db, actor=user, duplicate_id=question_id, into_id=int(number))
+        except (NotFound, PermissionDenied):
+            raise InvalidInput(
+                Message(
+                    N_("La question n° %(number)s n'existe pas ou n'est pas de vos départements."),
+                    number=number,
+                )
+            ) from None
+    except (InvalidInput, Conflict) as exc:
+        db.rollback()
+        return _tool_refused(request, db, user, question_id, "into", into, exc)
     db.commit()
     return _back(
         root.id or 0, N_("Questions fusionnées : une réponse ici sera envoyée à chacun."), request
