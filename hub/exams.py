@@ -380,16 +380,45 @@ def report_problem(
     return problem
 
 
-def open_problems(session: Session, *, actor: User) -> list[tuple[ExamProblem, ExamSession]]:
+@dataclass(frozen=True)
+class OpenProblem:
+    problem: ExamProblem
+    exam: ExamSession
+    question_id: int | None  # the urgent question it opened in the department's queue
+
+
+def open_problems(session: Session, *, actor: User) -> list[OpenProblem]:
     """Unhandled reports for the departments this person serves, newest first."""
+    from hub.questions.models import Question
+
     require_role(actor, Role.referent, Role.elearning)
     departments = served_department_ids(session, actor)
     rows = session.exec(
-        select(ExamProblem, ExamSession)
+        select(ExamProblem, ExamSession, Question.id)
         .join(ExamSession, col(ExamSession.id) == col(ExamProblem.exam_id))
+        .outerjoin(Question, col(Question.exam_problem_id) == col(ExamProblem.id))
         .where(
             col(ExamProblem.handled_at).is_(None), col(ExamSession.department_id).in_(departments)
         )
         .order_by(col(ExamProblem.created_at).desc())
     ).all()
-    return [(problem, exam) for problem, exam in rows]
+    return [OpenProblem(problem, exam, question_id) for problem, exam, question_id in rows]
+
+
+def mark_problem_handled(session: Session, *, actor: User, problem_id: int) -> ExamProblem:
+    """A referent of the exam's department (or the e-learning team) has dealt with a report:
+    it leaves the list of problems waiting. Its question stays in the queue as it is."""
+    require_role(actor, Role.referent, Role.elearning)
+    problem = session.get(ExamProblem, problem_id)
+    exam = session.get(ExamSession, problem.exam_id) if problem else None
+    if (
+        problem is None
+        or exam is None
+        or exam.department_id not in served_department_ids(session, actor)
+    ):
+        raise NotFound(N_("Signalement introuvable."))
+    if problem.handled_at is None:
+        problem.handled_at = utcnow()
+        session.add(problem)
+        session.flush()
+    return problem

@@ -462,6 +462,34 @@ def test_report_reaches_the_referents_of_the_exams_department_only(
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
 
 
+def test_a_referent_marks_a_report_handled_and_it_leaves_the_list(
+    client: TestClient, db: Session, exams: Timetable
+) -> None:
+    _report(_anonymous(client), exams.math, message="Écran noir après la question 3.")
+    _report(_anonymous(client), exams.hist, message="Teams ne démarre pas.", email="x@y.example")
+    math, hist = (
+        next(p for p in _problems(db) if p.exam_id == e) for e in (exams.math, exams.hist)
+    )
+    referent = make_user(db, Role.referent, departments=["SCI"])
+    page = _queue(client, referent)
+    assert f'action="/exams/problems/{math.id}/handled"' in page.text
+    assert "/questions/" in page.text  # the urgent question it opened, one click away
+
+    other = client.post(
+        f"/exams/problems/{hist.id}/handled", data={"csrf_token": csrf_from(page.text)}
+    )
+    assert other.status_code == 404  # another department's report
+    done = client.post(
+        f"/exams/problems/{math.id}/handled", data={"csrf_token": csrf_from(page.text)}
+    )
+    assert done.status_code == 303
+    after = page_text(client.get("/exams/problems").text)
+    assert "Signalement marqué comme traité." in after
+    assert "Écran noir" not in after and "Aucun problème en attente." in after
+    db.rollback()
+    assert {p.id for p in _problems(db) if p.handled_at is not None} == {math.id}
+
+
 # --- JSON API -----------------------------------------------------------------------------
 
 API_FIELDS = {

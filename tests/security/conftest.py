@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from hub import kind_words, shortlinks
+from hub.exams import report_problem
 from hub.models import ExamSession, Role, User, id_of, utcnow
 from hub.outbox import OutboxMessage
 from hub.people import assign_referent, get_department
@@ -149,6 +150,16 @@ def build_world(db: Session, settings: Settings) -> World:
     assert invite is not None
     exam = db.exec(select(ExamSession)).first()
     assert exam is not None
+    problem = report_problem(
+        db,
+        exam_id=exam.id or 0,
+        name="Léa Étudiante",
+        email="lea@etu.college.example",
+        student_number="",
+        message="Écran noir.",
+        address="198.51.100.7",
+    )
+    db.commit()
     return World(
         users=users,
         tokens=tokens,
@@ -173,6 +184,7 @@ def build_world(db: Session, settings: Settings) -> World:
             "kind": "png",
             "message_id": invite.id,
             "exam_id": exam.id,
+            "problem_id": problem.id,
             "key": "visits",
             "locale": "fr",
         },

@@ -272,6 +272,9 @@ MATRIX: dict[str, Row] = {
     "POST /kb/{slug}/revisions/{number}/restore": R(SCI_DRAFT, params=DRAFT),
     "POST /kb/{slug}/status": R(SCI_DRAFT, params=DRAFT, data={"status": "published"}),
     "POST /teams/feed/refresh": R(TEAM),
+    "POST /exams/problems/{problem_id:int}/handled": R(
+        (LOGIN, F403, F403, N404, OK, OK), why="the SCI exam's report: not LET's referent"
+    ),
     "POST /departments/{code}/teams-channel": R(
         TEAM, data={"teams_channel_id": "19:abc@thread.tacv2"}
     ),

@@ -20,6 +20,7 @@ from hub.exams import (
     exams_on,
     forget_cache,
     get_exam,
+    mark_problem_handled,
     open_problems,
     report_problem,
     search_exams,
@@ -95,6 +96,16 @@ def _exams_page(request: Request, db: SessionDep, q: str) -> Response:
 def exam_problems(request: Request, db: SessionDep, user: CurrentUser) -> Response:
     problems = open_problems(db, actor=user)
     return render_page(request, "exams/problems.html", {"problems": problems, "zone": LOCAL_TIME})
+
+
+@router.post("/exams/problems/{problem_id:int}/handled", name="exam_problem_handled")
+def exam_problem_handled(
+    request: Request, db: SessionDep, user: CurrentUser, problem_id: int
+) -> Response:
+    mark_problem_handled(db, actor=user, problem_id=problem_id)
+    db.commit()
+    flash(request, N_("Signalement marqué comme traité."))
+    return RedirectResponse("/exams/problems", status_code=303)
 
 
 @router.get("/exams/import", name="exams_import")
