@@ -85,13 +85,64 @@ def parse_period(session: Session, start: str, end: str, department: str, *, tod
     return Period(start_day, end_day, chosen)
 
 
+# What the page shows above each column (translated there). The CSV keeps the technical
+# names below as its header: stable for the spreadsheets and scripts that read it.
+COLUMN_LABELS = {
+    "date": N_("Date"),
+    "anonymous": N_("Anonymes"),
+    "student": N_("Étudiants"),
+    "teacher": N_("Enseignants"),
+    "referent": N_("Référents"),
+    "elearning": N_("Équipe e-learning"),
+    "total": N_("Total"),
+    "area": N_("Espace"),
+    "views": N_("Pages vues"),
+    "query": N_("Recherche"),
+    "searches": N_("Recherches"),
+    "without_result": N_("Sans résultat"),
+    "with_click": N_("Avec un clic"),
+    "slug": N_("Adresse"),
+    "title": N_("Titre"),
+    "not_helpful": N_("Pas utile"),
+    "helpful": N_("Utile"),
+    "role": N_("Rôle"),
+    "accounts": N_("Comptes"),
+    "department": N_("Département"),
+    "open": N_("Ouvertes"),
+    "urgent": N_("Urgentes"),
+    "escalated": N_("Escaladées"),
+    "oldest_waiting_hours": N_("Plus longue attente (h)"),
+    "asked": N_("Posées"),
+    "answered": N_("Répondues"),
+    "median_hours": N_("Délai médian (h)"),
+    "within_target": N_("Dans la cible"),
+    "target_hours": N_("Cible (h)"),
+    "manual": N_("Manuelles"),
+    "automatic": N_("Automatiques"),
+    "solved_by_suggestion": N_("Résolues par une suggestion"),
+    "questions_asked": N_("Questions posées"),
+    "deflection_percent": N_("Taux évité (%)"),
+    "starts_at": N_("Début"),
+    "status": N_("État"),
+    "capacity": N_("Places"),
+    "registered": N_("Inscrits"),
+    "waitlisted": N_("En liste d'attente"),
+    "attended": N_("Présents"),
+}
+
+
 @dataclass
 class Table:
     key: str  # used in URLs: /dashboard/{key}.csv
     title: str
-    columns: list[str]
+    columns: list[str]  # technical names: the CSV header
     rows: list[list[object]] = field(default_factory=list)
     note: str = ""  # e.g. "not per department"
+
+    @property
+    def labels(self) -> list[str]:
+        """The columns as people read them (French; translated where shown)."""
+        return [COLUMN_LABELS.get(column, column) for column in self.columns]
 
     def csv(self) -> str:
         out = io.StringIO()

@@ -18,7 +18,7 @@ from hub.visits import VisitCounter, VisitRecorder, add_views, local_day
 from kb.articles import ArticleInput, save_article
 from kb.feedback import normalize_query
 from kb.models import ArticleFeedback, SearchLog
-from tests.factories import make_department, make_user, sign_in
+from tests.factories import make_department, make_user, page_text, sign_in
 
 DAY = date(2026, 3, 10)
 
@@ -171,6 +171,29 @@ def test_dashboard_page_and_csv_exports(db: Session, client: TestClient) -> None
     assert client.get("/dashboard/nope.csv").status_code == 404
     bad = client.get("/dashboard?start=2026-03-12&end=2026-03-10")
     assert bad.status_code == 422 and "le début doit précéder la fin" in bad.text
+
+
+def test_columns_are_named_for_people_and_kept_technical_in_csv(
+    db: Session, client: TestClient
+) -> None:
+    from hub.dashboard import COLUMN_LABELS, METRICS, Period
+
+    fixtures(db)
+    team = make_user(db, Role.elearning)
+    day = date(2026, 3, 10)
+    for key, metric in METRICS.items():
+        table = metric(db, Period(day, day, None))
+        assert set(table.columns) <= set(COLUMN_LABELS), f"{key}: a column without a label"
+    sign_in(client, team)
+    french = page_text(client.get("/dashboard?start=2026-03-10&end=2026-03-12").text)
+    assert "Pages vues" in french and "Taux évité (%)" in french
+    assert "deflection_percent" not in french and "not_helpful" not in french
+    client.get("/lang/en")
+    english = page_text(client.get("/dashboard?start=2026-03-10&end=2026-03-12").text)
+    assert "Deflection rate (%)" in english and "Teachers" in english
+    assert "230 page views from 2026-03-10 to 2026-03-12" in english  # the chart's summary
+    export = client.get("/dashboard/deflection.csv?start=2026-03-10&end=2026-03-12")
+    assert export.content.decode("utf-8-sig").startswith("solved_by_suggestion,")
 
 
 def test_department_filter(db: Session, client: TestClient) -> None:

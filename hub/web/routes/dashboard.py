@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from hub import charts, dashboard
 from hub.errors import InvalidInput
-from hub.i18n import LOCALES, translations
+from hub.i18n import LOCALES, N_, Message, translations
+from hub.i18n import translate as translate_message
 from hub.models import Role
 from hub.people import require_role
 from hub.visits import local_day
@@ -23,18 +25,24 @@ def _chart(table: dashboard.Table, translate: Callable[[str], str]) -> object:
     """The chart drawn for a table (None: the table alone says it best)."""
     title = translate(table.title)
     if table.key == "visits":
-        roles = table.columns[1:-1]
+        roles = table.labels[1:-1]
         return charts.stacked_bars(
             title,
             [row[0][5:] for row in table.rows],  # type: ignore[index]
             [
-                charts.Series(role, [float(row[1 + i]) for row in table.rows])  # type: ignore[arg-type]
+                charts.Series(translate(role), [float(row[1 + i]) for row in table.rows])  # type: ignore[arg-type]
                 for i, role in enumerate(roles)
             ],
-            summary=f"{sum(int(row[-1]) for row in table.rows)} pages vues "  # type: ignore[call-overload]
-            f"du {table.rows[0][0]} au {table.rows[-1][0]}"
+            summary=translate(
+                Message(
+                    N_("%(views)s pages vues du %(start)s au %(end)s"),
+                    views=sum(int(row[-1]) for row in table.rows),  # type: ignore[call-overload]
+                    start=table.rows[0][0],
+                    end=table.rows[-1][0],
+                )
+            )
             if table.rows
-            else "aucune donnée",
+            else translate(N_("aucune donnée")),
         )
     if table.key not in dashboard.BAR_CHARTS or not table.rows:
         return None
@@ -64,13 +72,15 @@ def dashboard_page(
         errors = exc.fields
         period = dashboard.parse_period(db, "", "", "", today=local_day())
     tables = dashboard.compute(db, period, actor=user)
-    translate = translations(getattr(request.state, "locale", LOCALES[0])).gettext
+    catalog = translations(getattr(request.state, "locale", LOCALES[0]))
     return render(
         request,
         "dashboard/index.html",
         {
             "period": period,
-            "sections": [(table, _chart(table, translate)) for table in tables],
+            "sections": [
+                (table, _chart(table, partial(translate_message, catalog))) for table in tables
+            ],
             "departments": dashboard.department_codes(db),
             "form": {"start": start, "end": end, "department": department},
             "errors": errors,
