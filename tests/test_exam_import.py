@@ -357,9 +357,9 @@ def test_upload_page_imports_and_shows_counts(
 
     first = _upload(client, data)
     assert first.status_code == 200
-    assert "Import réussi : 2 créé(s), 0 mis à jour, 0 inchangé(s)." in page_text(first.text)
+    assert "Import réussi. Créés : 2, mis à jour : 0, inchangés : 0." in page_text(first.text)
     second = _upload(client, data)
-    assert "0 créé(s), 0 mis à jour, 2 inchangé(s)" in page_text(second.text)
+    assert "Créés : 0, mis à jour : 0, inchangés : 2" in page_text(second.text)
     assert count_exams(db) == 2
 
 

@@ -195,4 +195,4 @@ def test_home_shows_each_staff_role_what_to_look_at_first(client: TestClient, db
     sign_in(client, make_user(db, Role.elearning))
     page = client.get("/").text
     assert "Le mode crise est désactivé." in page
-    assert "1 message(s) en échec" in page
+    assert "1 message en échec" in page

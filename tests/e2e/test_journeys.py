@@ -92,7 +92,8 @@ def test_student_finds_tonights_exam_by_misspelt_code(
         {"name": "horaire-ce-soir.csv", "mimeType": "text/csv", "buffer": timetable.encode()}
     )
     team.get_by_role("button", name="Importer", exact=True).click()
-    expect(flash(team, "Import réussi")).to_contain_text(re.compile(r"Import réussi : [01] créé"))
+    imported = re.compile(r"Import réussi. Créés : [01],")
+    expect(flash(team, "Import réussi")).to_contain_text(imported)
 
     # The student, signed in, looks for it with a typo in the code and no capitals.
     student = demo_page(new_context, "student")
@@ -162,15 +163,15 @@ def test_teacher_searches_ticks_asks_and_reads_the_answer(
     wanted.first.click()
     expect(teacher).to_have_url(re.compile(r"/kb/moodle-quiz-examen-checklist(\?.*)?$"))
 
-    progress = teacher.locator("#checklist").get_by_text(re.compile(r"\d+ sur \d+ fait"))
-    before = int(progress.inner_text().split()[0])
+    progress = teacher.locator("#checklist").get_by_text(re.compile(r"Cochés : \d+ sur \d+"))
+    before = int(progress.inner_text().split()[2])  # "Cochés : N sur M"
     untouched = teacher.locator('#checklist button.tick[aria-pressed="false"]')
     untouched.first.click()
-    expect(progress).to_have_text(re.compile(rf"^{before + 1} sur "))
+    expect(progress).to_have_text(re.compile(rf"^Cochés : {before + 1} sur "))
     untouched.first.click()
-    expect(progress).to_have_text(re.compile(rf"^{before + 2} sur "))
+    expect(progress).to_have_text(re.compile(rf"^Cochés : {before + 2} sur "))
     teacher.reload()
-    expect(progress).to_have_text(re.compile(rf"^{before + 2} sur "))
+    expect(progress).to_have_text(re.compile(rf"^Cochés : {before + 2} sur "))
 
     # Not in the tutorial: ask the referent, after looking at the suggestions.
     title = f"Quiz Moodle : accorder un tiers-temps à un étudiant {RUN}"

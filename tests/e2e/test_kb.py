@@ -55,7 +55,7 @@ def header_suggestions(page: Page) -> Locator:
 
 
 def progress_text(page: Page) -> Locator:
-    return page.locator("#checklist").get_by_text(re.compile(r"\d+ sur \d+ fait"))
+    return page.locator("#checklist").get_by_text(re.compile(r"Cochés : \d+ sur \d+"))
 
 
 def test_teacher_finds_tutorial_with_misspelt_query(page: Page, hub_server: HubServer) -> None:
@@ -112,13 +112,13 @@ def test_teacher_ticks_checklist_items(
     page.goto(f"/kb/{CHECKLIST}")
     ticks = page.locator("#checklist button.tick")
     expect(ticks).to_have_count(CHECKLIST_ITEMS)
-    expect(progress_text(page)).to_have_text(f"0 sur {CHECKLIST_ITEMS} fait(s)")
+    expect(progress_text(page)).to_have_text(f"Cochés : 0 sur {CHECKLIST_ITEMS}")
     mark_document(page)
 
     ticks.nth(0).click()
-    expect(progress_text(page)).to_have_text(f"1 sur {CHECKLIST_ITEMS} fait(s)")
+    expect(progress_text(page)).to_have_text(f"Cochés : 1 sur {CHECKLIST_ITEMS}")
     ticks.nth(2).click()
-    expect(progress_text(page)).to_have_text(f"2 sur {CHECKLIST_ITEMS} fait(s)")
+    expect(progress_text(page)).to_have_text(f"Cochés : 2 sur {CHECKLIST_ITEMS}")
     expect_same_document(page)
     pressed = page.locator('#checklist button.tick[aria-pressed="true"]')
     expect(pressed).to_have_count(2)
@@ -126,14 +126,14 @@ def test_teacher_ticks_checklist_items(
     expect(ticks.nth(0)).to_have_attribute("aria-label", re.compile(r"^Décocher : "))
 
     page.reload()
-    expect(progress_text(page)).to_have_text(f"2 sur {CHECKLIST_ITEMS} fait(s)")
+    expect(progress_text(page)).to_have_text(f"Cochés : 2 sur {CHECKLIST_ITEMS}")
     expect(pressed).to_have_count(2)
     expect(ticks.nth(0)).to_have_attribute("aria-pressed", "true")
     expect(ticks.nth(2)).to_have_attribute("aria-pressed", "true")
 
     page.get_by_role("button", name="Tout décocher").click()
     expect(page.get_by_role("status")).to_have_text("Check-list remise à zéro.")
-    expect(progress_text(page)).to_have_text(f"0 sur {CHECKLIST_ITEMS} fait(s)")
+    expect(progress_text(page)).to_have_text(f"Cochés : 0 sur {CHECKLIST_ITEMS}")
     expect(pressed).to_have_count(0)
 
 

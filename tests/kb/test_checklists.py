@@ -50,7 +50,7 @@ def _items(html: str) -> list[tuple[str, str]]:
 
 
 def _progress(html: str) -> str:
-    match = re.search(r"\d+ sur \d+ fait\(s\)", page_text(html))
+    match = re.search(r"Cochés : \d+ sur \d+", page_text(html))
     assert match, "no progress shown"
     return match.group(0)
 
@@ -70,7 +70,7 @@ def _ticks(db: Session) -> int:
 def test_tick_item_with_plain_form(client: TestClient, db: Session, articles: None) -> None:
     sign_in(client, make_user(db, Role.teacher))
     page = client.get(URL).text
-    assert _progress(page) == "0 sur 12 fait(s)"
+    assert _progress(page) == "Cochés : 0 sur 12"
     key, text = _items(page)[0]
     assert text.startswith("Publier un message dans le forum Annonces")
 
@@ -78,7 +78,7 @@ def test_tick_item_with_plain_form(client: TestClient, db: Session, articles: No
     assert response.status_code == 303
     assert response.headers["location"] == f"{URL}#item-{key}"
     page = client.get(URL).text
-    assert _progress(page) == "1 sur 12 fait(s)"
+    assert _progress(page) == "Cochés : 1 sur 12"
     item = BeautifulSoup(page, "html.parser").select_one(f"#item-{key}")
     assert item is not None and "done" in item["class"]
     assert item.button["aria-pressed"] == "true" and item.button.text == "☑"
@@ -97,11 +97,11 @@ def test_tick_item_with_htmx_returns_updated_checklist(
     assert response.status_code == 200
     assert response.text.lstrip().startswith('<section id="checklist"')
     assert "<html" not in response.text
-    assert _progress(response.text) == "1 sur 12 fait(s)"
+    assert _progress(response.text) == "Cochés : 1 sur 12"
     # The partial carries the next form: ticking the second item from it.
     assert [key for key, _text in _items(response.text)][:2] == [first, second]
     again = client.post(f"{URL}/checklist/{second}", data={"ticked": "1"}, headers=htmx)
-    assert _progress(again.text) == "2 sur 12 fait(s)"
+    assert _progress(again.text) == "Cochés : 2 sur 12"
     assert _ticks(db) == 2
 
 
@@ -113,8 +113,8 @@ def test_progress_is_kept_per_person(
     _tick(client, key)
     with TestClient(app, follow_redirects=False) as colleague:
         sign_in(colleague, make_user(db, Role.teacher))
-        assert _progress(colleague.get(URL).text) == "0 sur 12 fait(s)"
-    assert _progress(client.get(URL).text) == "1 sur 12 fait(s)"
+        assert _progress(colleague.get(URL).text) == "Cochés : 0 sur 12"
+    assert _progress(client.get(URL).text) == "Cochés : 1 sur 12"
 
 
 def test_untick_and_reset_checklist(client: TestClient, db: Session, articles: None) -> None:
@@ -122,17 +122,17 @@ def test_untick_and_reset_checklist(client: TestClient, db: Session, articles: N
     keys = [key for key, _text in _items(client.get(URL).text)]
     for key in keys[:3]:
         _tick(client, key)
-    assert _progress(client.get(URL).text) == "3 sur 12 fait(s)"
+    assert _progress(client.get(URL).text) == "Cochés : 3 sur 12"
     _tick(client, keys[0], ticked=False)
     _tick(client, keys[0], ticked=False)  # a double click changes nothing
-    assert _progress(client.get(URL).text) == "2 sur 12 fait(s)"
+    assert _progress(client.get(URL).text) == "Cochés : 2 sur 12"
 
     token = csrf_from(client.get(URL).text)
     reset = client.post(f"{URL}/checklist-reset", data={"csrf_token": token})
     assert reset.status_code == 303 and reset.headers["location"] == URL
     page = client.get(URL).text
     assert "Check-list remise à zéro." in page_text(page)
-    assert _progress(page) == "0 sur 12 fait(s)"
+    assert _progress(page) == "Cochés : 0 sur 12"
     assert _ticks(db) == 0
 
 
@@ -212,5 +212,5 @@ def test_editing_one_item_keeps_the_other_ticks(
     assert save_article(db, data, actor=None)[1] == "updated"
     db.commit()
     page = client.get(URL).text
-    assert _progress(page) == "1 sur 12 fait(s)"  # the edited item is new; the first stays
+    assert _progress(page) == "Cochés : 1 sur 12"  # the edited item is new; the first stays
     assert _items(page)[0][0] == items[0][0]
