@@ -19,6 +19,7 @@ from hub.web.deps import CurrentUser, OptionalUser, SessionDep, flash
 from hub.web.rendering import render as render_page
 from kb import checklists
 from kb.articles import (
+    READABLE_AUDIENCES,
     ArticleInput,
     can_author,
     delete_article,
@@ -102,7 +103,11 @@ def kb_index(
             "articles": articles,
             "filters": filters,
             "kinds": list(Kind),
-            "audiences": list(Audience),
+            # Only the audiences this reader may read: a filter that can only come back empty
+            # would look like missing content.
+            "audiences": [
+                a for a in Audience if a in READABLE_AUDIENCES[user.role if user else None]
+            ],
             "highlight_title": highlight_title,
             "can_author": can_author(user),
         },

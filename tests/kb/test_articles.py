@@ -324,6 +324,10 @@ def test_anonymous_reader_sees_public_articles_and_signs_in_for_others(
         sign_in(student, make_user(db, Role.student, departments=["SCI"]))
         assert student.get("/kb/moodle-etudiant").status_code == 200
         assert student.get("/kb/capsule-video").status_code == 404
+        # The audience filter offers only what a student may read.
+        options = student.get("/kb").text
+        assert 'value="student"' in options and 'value="everyone"' in options
+        assert 'value="teacher"' not in options and 'value="elearning"' not in options
 
 
 def test_form_errors_are_shown_in_place_with_input_kept(client: TestClient, db: Session) -> None:
