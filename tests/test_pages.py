@@ -80,6 +80,7 @@ def test_account_language_is_remembered_across_sign_ins(client: TestClient, db: 
         client.post("/account/language", data={"locale": "en", "csrf_token": token}).status_code
         == 303
     )
+    assert "Language saved: it will follow you at every sign-in." in client.get("/account").text
     client.cookies.clear()
     sign_in(client, teacher)
     assert "Hello Marc Prof" in client.get("/").text

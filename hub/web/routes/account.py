@@ -43,6 +43,7 @@ def set_language(
     request.session["lang"] = locale
     db.add(user)
     db.commit()
+    flash(request, N_("Langue enregistrée : elle vous suivra à chaque connexion."))
     return RedirectResponse("/account", status_code=303)
 
 
