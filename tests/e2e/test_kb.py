@@ -238,7 +238,7 @@ def test_kb_pages_without_console_errors(
 
     page.goto("/kb/moodle-quiz-examen-checklist", wait_until="networkidle")
     page.locator("#checklist button.tick").first.click()
-    expect(progress_text(page)).to_have_text(re.compile(r"^1 sur "))
+    expect(progress_text(page)).to_have_text(re.compile(r"^Cochés : 1 sur "))
     page.goto("/kb/moodle-quiz-examen-checklist/print", wait_until="networkidle")
 
     # Anonymous: the same pages without tick buttons.
