@@ -78,6 +78,12 @@ def test_teacher_asks_referent_answers_teacher_reads(
     sign_in(referent, college.referent)
     queue = referent.get("/queues")
     assert f"/questions/{question.id}" in queue.text
+    waited = re.search(r"(\d+[.,]\d) h\b", page_text(queue.text))
+    assert waited and "," in waited.group(1)  # a French decimal comma: "0,0 h"
+    referent.get("/lang/en")
+    waited = re.search(r"(\d+[.,]\d) h\b", page_text(referent.get("/queues").text))
+    assert waited and "." in waited.group(1)
+    referent.get("/lang/fr")
     filtered = referent.get(
         "/queues/SCI",
         params={"priority": "urgent"},
