@@ -37,6 +37,13 @@ READABLE_AUDIENCES: dict[Role | None, frozenset[Audience]] = {
     Role.elearning: frozenset(Audience),
 }
 PUBLIC_AUDIENCES = READABLE_AUDIENCES[None]  # readable without signing in
+
+
+def readable_audiences(user: User | None) -> frozenset[Audience]:
+    """The audiences whose articles this reader may read (None: not signed in)."""
+    return READABLE_AUDIENCES[user.role if user else None]
+
+
 AUTHORS = (Role.referent, Role.elearning)
 
 
@@ -113,7 +120,7 @@ def readable_filter(session: Session, user: User | None) -> list[ColumnElement[b
     """SQL conditions selecting the published articles this reader may see."""
     conditions: list[ColumnElement[bool]] = [
         col(Article.status) == Status.published,
-        col(Article.audience).in_(READABLE_AUDIENCES[user.role if user else None]),
+        col(Article.audience).in_(readable_audiences(user)),
     ]
     departments = reader_departments(session, user)
     if departments is not None:

@@ -19,7 +19,6 @@ from hub.web.deps import CurrentUser, OptionalUser, SessionDep, flash
 from hub.web.rendering import render as render_page
 from kb import checklists
 from kb.articles import (
-    READABLE_AUDIENCES,
     ArticleInput,
     can_author,
     delete_article,
@@ -27,6 +26,7 @@ from kb.articles import (
     list_articles,
     list_revisions,
     parse_tags,
+    readable_audiences,
     restore_revision,
     save_article,
     set_status,
@@ -105,9 +105,7 @@ def kb_index(
             "kinds": list(Kind),
             # Only the audiences this reader may read: a filter that can only come back empty
             # would look like missing content.
-            "audiences": [
-                a for a in Audience if a in READABLE_AUDIENCES[user.role if user else None]
-            ],
+            "audiences": [a for a in Audience if a in readable_audiences(user)],
             "highlight_title": highlight_title,
             "can_author": can_author(user),
         },
