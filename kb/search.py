@@ -25,9 +25,11 @@ import dataclasses
 import hashlib
 import heapq
 import html
+import logging
 import math
 import re
 import threading
+import time
 from array import array
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
@@ -37,10 +39,11 @@ from typing import Any
 from markupsafe import Markup, escape
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extract
-from sqlalchemy import ColumnElement, text
+from sqlalchemy import ColumnElement, Connection, Engine, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from hub.db import WRITE_OPTION
 from hub.models import User
 from kb.analyzer import STOPWORDS, analyze, fold, stem, words
 from kb.articles import readable_filter, reader_departments
@@ -61,7 +64,8 @@ def max_typos(term: str) -> int:
 @dataclass
 class Vocabulary:
     """Document frequency of every term of the published articles, cached per process and
-    rebuilt when articles or synonyms change (one primary-key read per search)."""
+    refreshed in the background when articles or synonyms change (one primary-key read per
+    search notices it; see `serving_vocabulary`)."""
 
     version: object = None
     document_frequency: Counter[str] = field(default_factory=Counter)
@@ -87,9 +91,21 @@ class Vocabulary:
     surface: Counter[str] = field(default_factory=Counter)
 
 
-_cache: dict[str, Vocabulary] = {}
+_cache: dict[str, Vocabulary] = {}  # database URL -> the vocabulary searches use
 GENERATION = text("SELECT generation FROM search_fts_generation WHERE id = 1")
+# Guards the compare-and-set of `_cache` and the refresh claims: memory only, never held
+# across a query or a connection checkout.
 _cache_lock = threading.Lock()
+# The first build in a process (no vocabulary to serve yet). Whoever holds it has already
+# checked out its connection (the version read) and needs no other one, so the threads
+# waiting for it can never starve it of a connection.
+_first_build_lock = threading.Lock()
+_refreshing: set[str] = set()  # databases whose vocabulary a background thread is refreshing
+REFRESH_THREAD = "kb-vocabulary-refresh"
+REFRESH_ROUNDS = 5  # rebuilds in a row by one refresh thread while edits keep coming
+RETRY_SECONDS = 5.0  # after a failed refresh (database unreachable...), before the next try
+_failed_at: dict[str, float] = {}  # database URL -> when its last refresh failed
+logger = logging.getLogger(__name__)
 
 
 def _version(session: Session) -> object:
@@ -98,19 +114,121 @@ def _version(session: Session) -> object:
     return session.execute(GENERATION).scalar_one()
 
 
+def _key(session: Session) -> str:
+    return str(session.get_bind().engine.url)
+
+
+def _store(key: str, previous: Vocabulary | None, vocab: Vocabulary) -> bool:
+    """Put `vocab` in the cache if the cache still holds `previous` (compare-and-set): a
+    build that started from an older vocabulary, or before the cache was cleared, is not
+    stored over a newer one."""
+    with _cache_lock:
+        if _cache.get(key) is not previous:
+            return False
+        _cache[key] = vocab
+        return True
+
+
+def serving_vocabulary(session: Session) -> Vocabulary:
+    """The vocabulary a search uses, without waiting for a rebuild: when articles or
+    synonyms changed, the previous vocabulary keeps answering (stale by at most one
+    refresh) while one background thread builds the new one (`_refresh`).
+
+    Only the very first build in a process waits (there is nothing to serve yet: the
+    ranking, typo and prefix expansion all need a vocabulary): it runs in this request's
+    own session, and concurrent first searches wait for it, holding no lock but that one.
+    `warm_up` at start-up makes even that rare."""
+    key = _key(session)
+    version = _version(session)  # checks out this request's connection, its only one
+    cached = _cache.get(key)
+    if cached is None:
+        cached = _first_build(session, key, version)
+    if cached.version != version:
+        _refresh_in_background(session.get_bind(), key)
+    return cached
+
+
+def _first_build(session: Session, key: str, version: object) -> Vocabulary:
+    with _first_build_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            return cached  # built by another thread while this one waited
+        vocab = _build(session, version, None)
+        _store(key, None, vocab)
+        return vocab
+
+
 def vocabulary(session: Session) -> Vocabulary:
-    key = str(session.get_bind().engine.url)
+    """The vocabulary at the database's current generation, built now in this session if
+    the cached one is older (patched or rebuilt). For tests, benchmarks and commands:
+    searches use `serving_vocabulary`, which never waits for a rebuild."""
+    key = _key(session)
     version = _version(session)
     cached = _cache.get(key)
     if cached is not None and cached.version == version:
         return cached
+    vocab = _build(session, version, cached)
+    _store(key, cached, vocab)
+    return vocab
+
+
+def warm_up(engine: Engine) -> None:
+    """Build this process's vocabulary in the background (at start-up), so that no search
+    has to wait for the first build."""
+    _refresh_in_background(engine, str(engine.url))
+
+
+def _refresh_in_background(bind: Engine | Connection, key: str) -> None:
+    """Start the refresh thread for this database unless one is running (a non-blocking
+    claim: the caller never waits)."""
     with _cache_lock:
-        cached = _cache.get(key)
-        if cached is not None and cached.version == version:
-            return cached  # built by another thread meanwhile
-        vocab = _build(session, version, cached)
-        _cache[key] = vocab
-        return vocab
+        if key in _refreshing or time.monotonic() - _failed_at.get(key, -RETRY_SECONDS) < (
+            RETRY_SECONDS
+        ):
+            return
+        _refreshing.add(key)
+    # A read-only session of its own (never BEGIN IMMEDIATE, even if the caller's is a
+    # writer's), on the base engine.
+    engine = bind.engine.execution_options(**{WRITE_OPTION: False})
+    thread = threading.Thread(target=_refresh, args=(engine, key), name=REFRESH_THREAD)
+    thread.daemon = True
+    try:
+        thread.start()
+    except RuntimeError:  # interpreter shutting down, or no thread left: the next search retries
+        with _cache_lock:
+            _refreshing.discard(key)
+
+
+def _refresh(engine: Engine, key: str) -> None:
+    """Bring the cached vocabulary up to the database's generation: a short session of its
+    own reads the version, the published rows and the synonyms and returns its connection
+    before the (CPU-only) build; the result replaces the cached vocabulary only if that is
+    still the one the build started from. No lock is held meanwhile but the claim, which no
+    one waits on. Edits made during a build are picked up by the next round."""
+    try:
+        for _ in range(REFRESH_ROUNDS):
+            previous = _cache.get(key)
+            with Session(engine) as session:
+                version = _version(session)
+                if previous is not None and previous.version == version:
+                    return
+                rows, synonym_table = _read(session)
+            vocab = _built(version, rows, synonym_table, previous)
+            if not _store(key, previous, vocab):
+                return  # cleared or replaced meanwhile: the next search starts over
+    except Exception:
+        logger.exception("search vocabulary refresh failed (the previous one keeps serving)")
+        with _cache_lock:
+            _failed_at[key] = time.monotonic()
+    finally:
+        with _cache_lock:
+            _refreshing.discard(key)
+
+
+def refreshing(key: str) -> bool:
+    """Whether a background refresh of this database's vocabulary is running."""
+    with _cache_lock:
+        return key in _refreshing
 
 
 INCREMENTAL_LIMIT = 0.05  # changed share of the published articles up to which we patch
@@ -143,20 +261,35 @@ def _digest(*columns: str) -> bytes:
     return hashlib.blake2b("\x1f".join(columns).encode(), digest_size=16).digest()
 
 
+def _read(session: Session) -> tuple[list[Any], dict[str, str]]:
+    """What a vocabulary is built from: the published rows and the synonyms."""
+    return list(session.execute(PUBLISHED_ROWS).all()), synonyms(session)
+
+
 def _build(session: Session, version: object, previous: Vocabulary | None) -> Vocabulary:
-    """The vocabulary at `version`. Every article change bumps the generation (drafts too),
-    so the published rows are read again, but only the articles whose columns differ from
-    what `previous` was built from are (re)indexed when they are few: a draft-only or
-    synonym-only change reuses the postings as they are, a single edit patches the posting
-    lists of its terms (new arrays: other threads may be reading the previous vocabulary),
-    instead of a full rebuild (2-3 s of CPU at 5,000 articles)."""
-    rows = session.execute(PUBLISHED_ROWS).all()
+    return _built(version, *_read(session), previous)
+
+
+def _built(
+    version: object,
+    rows: list[Any],  # PUBLISHED_ROWS
+    synonym_table: dict[str, str],
+    previous: Vocabulary | None,
+) -> Vocabulary:
+    """The vocabulary at `version`, from rows already read (no database access: a
+    background refresh has returned its connection before this CPU work). Every article
+    change bumps the generation (drafts too), so the published rows are read again, but
+    only the articles whose columns differ from what `previous` was built from are
+    (re)indexed when they are few: a draft-only or synonym-only change reuses the postings
+    as they are, a single edit patches the posting lists of its terms (new arrays: other
+    threads may be reading the previous vocabulary), instead of a full rebuild (2-3 s of
+    CPU at 5,000 articles)."""
     digests = {row[0]: _digest(*row[1:]) for row in rows}
     if previous is not None and previous.has_postings:
         changed = [row for row in rows if previous.digests.get(row[0]) != digests[row[0]]]
         removed = [i for i in previous.digests if i not in digests]
         if len(changed) + len(removed) <= INCREMENTAL_LIMIT * max(len(rows), 1):
-            return _patched(session, version, previous, digests, changed, removed)
+            return _patched(version, synonym_table, previous, digests, changed, removed)
     frequency: Counter[str] = Counter()
     surface: Counter[str] = Counter()
     postings: dict[str, tuple[array[int], array[float]]] = {}
@@ -177,8 +310,8 @@ def _build(session: Session, version: object, previous: Vocabulary | None) -> Vo
         article_words[article_id] = tuple(set(words(f"{title} {tags}")))
         surface.update(article_words[article_id])
     return _assemble(
-        session,
         version,
+        synonym_table,
         frequency=frequency,
         surface=surface,
         postings=postings,
@@ -190,8 +323,8 @@ def _build(session: Session, version: object, previous: Vocabulary | None) -> Vo
 
 
 def _patched(
-    session: Session,
     version: object,
+    synonym_table: dict[str, str],
     previous: Vocabulary,
     digests: dict[int, bytes],
     changed: list[Any],  # published rows: id, slug, search columns, title, tags
@@ -201,7 +334,7 @@ def _patched(
     same structures as a full build of the same rows (tested)."""
     if not changed and not removed:  # drafts or synonyms only
         return dataclasses.replace(
-            previous, version=version, synonyms=synonyms(session), digests=digests
+            previous, version=version, synonyms=synonym_table, digests=digests
         )
     frequency = previous.document_frequency.copy()
     surface = previous.surface.copy()
@@ -239,8 +372,8 @@ def _patched(
     frequency = Counter({term: n for term, n in frequency.items() if n > 0})
     surface = Counter({word: n for word, n in surface.items() if n > 0})
     return _assemble(
-        session,
         version,
+        synonym_table,
         frequency=frequency,
         surface=surface,
         postings=postings,
@@ -252,8 +385,8 @@ def _patched(
 
 
 def _assemble(
-    session: Session,
     version: object,
+    synonym_table: dict[str, str],
     *,
     frequency: Counter[str],
     surface: Counter[str],
@@ -272,7 +405,7 @@ def _assemble(
         by_length.setdefault(len(term), []).append(term)
     return Vocabulary(
         version=version,
-        synonyms=synonyms(session),
+        synonyms=synonym_table,
         terms_by_length=by_length,
         document_frequency=frequency,
         documents=len(slugs),
@@ -641,7 +774,7 @@ def search(
     query = raw_query.strip()
     if not query:
         return SearchResponse(query=query, results=[], terms=[], dropped=[])
-    vocab = vocabulary(session)
+    vocab = serving_vocabulary(session)
     terms = parse_query(raw_query, vocab, vocab.synonyms)
     filters = readable_filter(session, viewer)
     if kind and kind in Kind.__members__:
@@ -685,12 +818,14 @@ def search(
 
     scores = _rank(matches, terms, vocab)
     top = _best(scores, limit, vocab.slugs)
-    shown = select(Article).where(col(Article.id).in_(top))
+    # The reader's filters again: the vocabulary (and the readable set cached with its
+    # generation) may be one refresh behind an article archived or restricted meanwhile.
+    shown = select(Article).where(col(Article.id).in_(top), *filters)
     articles = {article.id: article for article in session.exec(shown)} if top else {}
     results = []
     for article_id in top:
         article = articles.get(article_id)
-        if article is None:  # deleted since the ids were read
+        if article is None:  # deleted, unpublished or restricted since the ids were read
             continue
         matched = _matched(article_id, terms, vocab)
         source = article.summary or snippet_text(article.body)
