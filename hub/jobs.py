@@ -1,4 +1,8 @@
-"""The hub's periodic jobs, registered with the scheduler (later packages add theirs here)."""
+"""The hub's periodic jobs, registered with the scheduler (later packages add theirs here).
+
+Fencing: the scheduler checks its lock before each run; a job that does several units of
+work calls `still_leader()` before each one (each outbox row in hub/outbox.py, each reminder
+in webinars/reminders.py, each step here) and stops when it says False."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import hub.teams.jobs  # noqa: F401  (Teams: outbox transport, channel feed job)
 from hub.auth import prune_login_attempts
 from hub.db import session_scope
 from hub.models import JobRun, utcnow
-from hub.scheduler import PeriodicJob, register_job
+from hub.scheduler import PeriodicJob, register_job, still_leader
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,6 +34,8 @@ def prune_history(engine: Engine, settings: Settings) -> None:
     with session_scope(engine) as session:
         prune_login_attempts(session, settings=settings)
         session.execute(delete(JobRun).where(col(JobRun.started_at) < utcnow() - JOB_RUN_RETENTION))
+    if not still_leader():
+        return
     with session_scope(engine, write=False) as session:
         report = prune_orphan_files(session, data_dir=settings.data_dir)
     if report.removed:

@@ -38,6 +38,7 @@ from hub.db import session_scope
 from hub.errors import InvalidInput, NotFound
 from hub.models import Role, User, UTCDateTime, utcnow
 from hub.people import require_role
+from hub.scheduler import still_leader
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -379,11 +380,17 @@ def deliver_due(
     now: Callable[[], datetime] = utcnow,
     limit: int = BATCH,
 ) -> DeliveryReport:
-    """One delivery pass over due messages of the configured channels."""
+    """One delivery pass over due messages of the configured channels.
+
+    Each row is a unit of work: the scheduler's fencing check (`still_leader`) comes before
+    each claim, so a scheduler that has lost its lock sends nothing more (the rows it did
+    not claim stay due for the new holder)."""
     report = DeliveryReport()
     if not transports:
         return report
     for message_id in due_ids(engine, list(transports), now(), limit):
+        if not still_leader():
+            break
         message = _claim(engine, message_id, now())
         if message is None:
             continue

@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 
 from hub.db import session_scope
 from hub.models import User, utcnow
+from hub.scheduler import still_leader
 from hub.settings import Settings
 from webinars import notify
 from webinars.models import (
@@ -144,7 +145,11 @@ def process_due(
     settings: Settings | None = None,
     offsets: Sequence[int] | None = None,
 ) -> ReminderReport:
-    """One pass: make the due rows, claim each unsent one, queue its mail (one transaction)."""
+    """One pass: make the due rows, claim each unsent one, queue its mail (one transaction).
+
+    Each reminder is a unit of work: the scheduler's fencing check (`still_leader`) comes
+    before each claim; a scheduler that has lost its lock stops there and commits the
+    reminders already queued (the others stay unsent for the new holder)."""
     now = now or utcnow()
     if offsets is None:
         offsets = parse_offsets(settings.webinar_reminders if settings else "24h,15m")
@@ -159,6 +164,8 @@ def process_due(
             .order_by(col(WebinarReminder.id))
         ).all()
         for reminder, webinar in pending:
+            if not still_leader():
+                break
             reminder_id = reminder.id or 0
             registration = session.exec(
                 select(WebinarRegistration).where(
