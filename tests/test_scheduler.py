@@ -1,4 +1,5 @@
-"""One scheduler per deployment: two worker processes on one database, only one runs jobs."""
+"""One scheduler per deployment: two worker processes on one database, only one runs jobs;
+a lock taken away is seen as lost at once (the fencing check, hub/scheduler.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from hub.models import JobRun
+from hub.scheduler import make_lock, still_leader
 from hub.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -89,3 +93,42 @@ def test_worker_stops_cleanly_on_sigterm(settings: Settings, engine: Engine) -> 
     with Session(engine) as session:
         runs = session.exec(select(JobRun)).all()
     assert runs and all(run.finished_at is not None and run.error is None for run in runs)
+
+
+def test_a_lock_taken_away_is_no_longer_held(engine: Engine, tmp_path: Path) -> None:
+    """What losing the lock means, seen by its holder: on PostgreSQL its session ends (the
+    lock connection is killed), on SQLite its file is deleted or replaced; a newcomer then
+    gets the lock, and the old holder's check says so at once."""
+    holder, newcomer = make_lock(engine), make_lock(engine)
+    try:
+        assert holder.acquire() and holder.still_held()
+        assert not newcomer.acquire()
+        if engine.dialect.name == "sqlite":
+            path = Path(f"{engine.url.database}.scheduler-lock")
+            path.unlink()
+            assert not holder.still_held()
+            assert newcomer.acquire() and newcomer.still_held()
+            assert not holder.still_held()
+            replacement = tmp_path / "restored.scheduler-lock"
+            replacement.touch()
+            os.replace(replacement, path)  # e.g. a data directory restored from backup
+            assert not newcomer.still_held()
+        else:
+            with engine.connect() as admin:
+                admin.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = "
+                        "'advisory' AND granted AND database = (SELECT oid FROM pg_database "
+                        "WHERE datname = current_database())"
+                    )
+                )
+            assert not holder.still_held()
+            assert newcomer.acquire() and newcomer.still_held()
+            assert not holder.still_held()
+    finally:
+        holder.release()
+        newcomer.release()
+
+
+def test_jobs_called_outside_the_scheduler_are_not_fenced() -> None:
+    assert still_leader()  # a CLI command or a test calling a job directly
