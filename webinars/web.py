@@ -18,6 +18,7 @@ from hub.models import Role, User, id_of, utcnow
 from hub.people import require_role
 from hub.settings import Settings
 from hub.web.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, flash
+from hub.web.params import parse_int
 from hub.web.rendering import render
 from webinars import feeds, notify, questions
 from webinars.invites import LOCAL_TIME, Person, publish
@@ -60,11 +61,13 @@ def _local_input(moment: datetime) -> str:
     return moment.astimezone(LOCAL_TIME).strftime("%Y-%m-%dT%H:%M")
 
 
-def _int(value: str, default: int = 0) -> int:
+def _number(form: dict[str, str], name: str, errors: dict[str, str]) -> int:
+    """A whole number typed in the form (its error beside the field; 0 meanwhile)."""
     try:
-        return int(value.strip())
-    except (ValueError, AttributeError):
-        return default
+        return parse_int(form.get(name, ""), field=name)
+    except InvalidInput as exc:
+        errors.update(exc.fields)
+        return 0
 
 
 def _when(request: Request) -> Callable[..., str]:
@@ -229,8 +232,8 @@ def _session_form(form: dict[str, str]) -> tuple[SessionInput, dict[str, str]]:
         title=form.get("title", ""),
         description=form.get("description", ""),
         starts_at=starts_at,
-        duration_minutes=_int(form.get("duration_minutes", ""), 0),
-        capacity=_int(form.get("capacity", ""), 0),
+        duration_minutes=_number(form, "duration_minutes", errors),
+        capacity=_number(form, "capacity", errors),
         hosts=_hosts(form.get("hosts", "")),
         join_url=form.get("join_url", "").strip(),
     )
@@ -345,6 +348,8 @@ async def webinar_series_create(request: Request, db: SessionDep, user: CurrentU
                 dates[name] = date.fromisoformat(form.get(name, "").strip())
             except ValueError:
                 errors[name] = N_("Date attendue (AAAA-MM-JJ).")
+        duration_minutes = _number(form, "duration_minutes", errors)
+        capacity = _number(form, "capacity", errors)
         try:
             if errors:
                 raise InvalidInput(N_("Série invalide."), errors)
@@ -356,8 +361,8 @@ async def webinar_series_create(request: Request, db: SessionDep, user: CurrentU
                 pattern=form.get("pattern", ""),
                 starts_on=dates["starts_on"],
                 ends_on=dates["ends_on"],
-                duration_minutes=_int(form.get("duration_minutes", ""), 0),
-                capacity=_int(form.get("capacity", ""), 0),
+                duration_minutes=duration_minutes,
+                capacity=capacity,
                 hosts=_hosts(form.get("hosts", "")),
             )
         except InvalidInput as exc:
@@ -428,7 +433,8 @@ async def webinar_attendance(
     from starlette.concurrency import run_in_threadpool
 
     form = await request.form()
-    present = {_int(str(value)) for value in form.getlist("present")}
+    # Checkboxes of registrants' ids: anything else was not sent by the page (422).
+    present = {parse_int(str(value), minimum=1) for value in form.getlist("present")}
 
     def work() -> None:
         mark_attendance(db, webinar_id, present, actor=user)

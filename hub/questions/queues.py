@@ -32,6 +32,7 @@ STAFF = (Role.referent, Role.elearning)
 ELEARNING_QUEUE = "elearning"  # the central team's queue, next to department codes
 QUEUE_LIMIT = 200
 WAITING_CHOICES = (1, 4, 8, 24, 72)  # "waiting more than" filter, in hours
+WAITING_BY_TEXT = {str(hours): hours for hours in WAITING_CHOICES}
 STATUS_CHOICES = ("active", "open", "answered", "resolved", "merged", "all")
 
 
@@ -215,9 +216,8 @@ class QueueFilters:
         return cls(
             status=status if status in STATUS_CHOICES else "active",
             priority=priority if priority in Priority.__members__ else "",
-            waiting_hours=int(waiting)
-            if waiting.isdigit() and int(waiting) in WAITING_CHOICES
-            else 0,
+            # A choice, not a number: only the offered values' exact text counts.
+            waiting_hours=WAITING_BY_TEXT.get(waiting, 0),
             tag=normalise_tag(values.get("tag", "")),
             assigned=values.get("assigned", "") if values.get("assigned") in ("me", "none") else "",
             q=values.get("q", "")[:200],

@@ -16,6 +16,7 @@ from hub.i18n import N_
 from hub.models import Role
 from hub.people import require_role
 from hub.web.deps import CurrentUser, SessionDep, SettingsDep, flash
+from hub.web.params import parse_int
 from hub.web.rendering import render
 
 router = APIRouter(prefix="/crisis", tags=["crisis"])
@@ -173,9 +174,9 @@ def crisis_template(
         ("weeks", weeks),
     ):
         try:
-            numbers[name] = int(value)
-        except ValueError:
-            errors[name] = N_("nombre entier attendu")
+            numbers[name] = parse_int(value, field=name)
+        except InvalidInput as exc:
+            errors.update(exc.fields)
     try:
         if errors:
             raise InvalidInput(N_("Corrigez les champs signalés."), errors)

@@ -24,6 +24,7 @@ from hub.questions.queues import is_staff_for, my_questions, open_question
 from hub.questions.sla import profile
 from hub.settings import Settings
 from hub.web.deps import CurrentUser, SessionDep, SettingsDep, flash
+from hub.web.params import optional_id
 from hub.web.rendering import render as render_page
 from kb.models import Article
 
@@ -215,10 +216,11 @@ def question_page(
     }
     if view.staff:
         sla = profile(db, settings)
-        canned_id = request.query_params.get("canned", "")
-        chosen = None
-        if canned_id.isdigit():
-            chosen = canned.get_canned(db, actor=user, canned_id=int(canned_id))
+        canned_id = optional_id(
+            request.query_params.get("canned", ""), not_found=N_("Réponse type introuvable.")
+        )
+        if canned_id is not None:
+            chosen = canned.get_canned(db, actor=user, canned_id=canned_id)
             context["form"] = {"body": canned.canned_text(chosen), **context["form"]}
         context.update(
             similar=merging.similar_questions(db, actor=user, question_id=question_id),

@@ -24,6 +24,7 @@ from hub.questions.queues import QueueFilters, QueueRow
 from hub.questions.sla import profile
 from hub.settings import Settings
 from hub.web.deps import CurrentUser, SessionDep, SettingsDep, flash
+from hub.web.params import optional_id, parse_int
 from hub.web.routes.questions import QuestionOut, question_out, question_page, read_form, render
 
 router = APIRouter(tags=["queues"])
@@ -146,11 +147,12 @@ def canned_save(
     canned_id: Annotated[str, Form()] = "",
 ) -> Response:
     form = {"title": title, "body": body, "article_slug": article_slug, "department": department}
+    existing = optional_id(canned_id, not_found=N_("Réponse type introuvable."))
     try:
         canned.save_canned(
             db,
             actor=user,
-            canned_id=int(canned_id) if canned_id.isdigit() else None,
+            canned_id=existing,
             title=title,
             body=body,
             article_slug=article_slug,
@@ -284,12 +286,15 @@ def question_assign(
     question_id: int,
     assignee: Annotated[str, Form()] = "",
 ) -> Response:
-    answers.assign(
-        db,
-        actor=user,
-        question_id=question_id,
-        assignee_id=int(assignee) if assignee.isdigit() else None,
-    )
+    assignee_id = None
+    if assignee.strip():
+        assignee_id = parse_int(
+            assignee,
+            field="assignee",
+            minimum=1,
+            message=N_("Choisissez un référent du département ou l'équipe e-learning."),
+        )
+    answers.assign(db, actor=user, question_id=question_id, assignee_id=assignee_id)
     db.commit()
     return _back(question_id, N_("Attribution enregistrée."), request)
 
@@ -359,17 +364,20 @@ def question_merge(
     # This question first: someone who may not merge it gets 403/404, not a form error.
     queues.open_for_staff(db, actor=user, question_id=question_id)
     try:
-        if not number.isdigit():
-            raise InvalidInput(N_("Indiquez le numéro de la question principale."))
+        missing = Message(
+            N_("La question n° %(number)s n'existe pas ou n'est pas de vos départements."),
+            number=number,
+        )
+        into_id = parse_int(
+            number,
+            minimum=1,
+            message=N_("Indiquez le numéro de la question principale."),
+            out_of_range=missing,
+        )
         try:
-            root = merging.merge(db, actor=user, duplicate_id=question_id, into_id=int(number))
+            root = merging.merge(db, actor=user, duplicate_id=question_id, into_id=into_id)
         except (NotFound, PermissionDenied):
-            raise InvalidInput(
-                Message(
-                    N_("La question n° %(number)s n'existe pas ou n'est pas de vos départements."),
-                    number=number,
-                )
-            ) from None
+            raise InvalidInput(missing) from None
     except (InvalidInput, Conflict) as exc:
         db.rollback()
         return _tool_refused(request, db, user, question_id, "into", into, exc)
