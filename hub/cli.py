@@ -84,9 +84,23 @@ def main(verbose: bool) -> None:
     show_default=True,
     help="Web worker processes; only one of them runs the scheduler.",
 )
+@click.option(
+    "--worker-start-timeout",
+    type=click.FloatRange(min=1),
+    default=serving.WORKER_START_TIMEOUT_SECONDS,
+    show_default=True,
+    help="Seconds a worker may take to start serving before it is killed as hung.",
+)
 @click.option("--reload", is_flag=True, help="Restart on code changes (development).")
 @pass_context
-def serve(ctx: Context, host: str | None, port: int | None, workers: int, reload: bool) -> None:
+def serve(
+    ctx: Context,
+    host: str | None,
+    port: int | None,
+    workers: int,
+    worker_start_timeout: float,
+    reload: bool,
+) -> None:
     """Serve the web hub (and the scheduler, if this process wins its lock)."""
     import uvicorn
 
@@ -113,6 +127,7 @@ def serve(ctx: Context, host: str | None, port: int | None, workers: int, reload
         port=port or settings.port,
         workers=workers,
         production=production,
+        start_timeout=worker_start_timeout,
     )
 
 

@@ -1,7 +1,7 @@
 """How `hub serve` runs the web app under uvicorn (bench/hello_app.py serves the load test's
 ceiling through the same `run`, so the two differ only by the app).
 
-Three departures from a bare `uvicorn.run`, each for the exam-day rush:
+Four departures from a bare `uvicorn.run`, each for the exam-day rush:
 
 - one listening socket per worker (SO_REUSEPORT, Linux): uvicorn's supervisor binds one
   socket and every worker accepts from its queue, so whichever worker is awake takes the
@@ -10,7 +10,11 @@ Three departures from a bare `uvicorn.run`, each for the exam-day rush:
   the kernel spread connections evenly by address hash (the SO_REUSEPORT approach of
   gunicorn's `--reuse-port` and of Kludex/uvicorn#2472);
 - Nagle's algorithm off on every connection (`NoDelayH11Protocol`);
-- `gc.freeze()` once the app has started, and no access log in production.
+- `gc.freeze()` once the app has started, and no access log in production;
+- a worker still starting is not health-checked (`StartAwareMultiprocess`): uvicorn gives
+  every worker 5 s to answer its first ping, counted from its spawn, and on a loaded machine
+  a worker still importing the app missed it and was killed, again and again (52 s before
+  `/healthz` answered, three workers killed).
 """
 
 from __future__ import annotations
@@ -18,17 +22,29 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import pickle
 import socket
 import sys
+import time
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 logger = logging.getLogger("hub.serving")
+supervisor_log = logging.getLogger("uvicorn.error")  # where uvicorn's supervisor logs
 STARTUP_FAILURE = 3  # uvicorn's exit code for "would fail the same way on every restart"
 BACKLOG = 2048  # uvicorn's default
+# How long a worker may take from its spawn to serving (importing the app, lifespan startup)
+# before the supervisor kills it as hung and starts another (`hub serve
+# --worker-start-timeout`). A worker needs ~3 s of CPU to start; with three busy loops on
+# each of 2 cores both workers served after ~30 s. Serving workers keep uvicorn's own
+# 5-second ping (`timeout_worker_healthcheck`).
+WORKER_START_TIMEOUT_SECONDS = 120.0
 
 
 class NoDelayH11Protocol(H11Protocol):
@@ -136,26 +152,130 @@ class PerWorkerSockets(list[socket.socket]):
         return _worker_sockets, (self.host, self.port)
 
 
-def run(app: str, *, host: str, port: int, workers: int, production: bool) -> None:
-    """Serve the uvicorn factory `app` ("module:function") with `workers` processes."""
+@dataclass
+class _Starting:
+    """A worker the supervisor has not yet seen serving."""
+
+    since: float
+    ping_sent: bool = False
+
+
+class StartAwareMultiprocess(Multiprocess):
+    """uvicorn's supervisor, except that a worker is health-checked only once it serves.
+
+    uvicorn pings every worker each 0.5 s and kills one that does not answer within
+    `timeout_worker_healthcheck` (5 s), from the moment it is spawned. But a spawned worker
+    answers only once its interpreter has started and re-imported the main module (`hub.cli`)
+    and its arguments have been unpickled, and then it imports the app: on a machine whose
+    cores are busy that takes well over 5 s, so uvicorn killed workers that were merely slow,
+    and their replacements, until one got lucky (52 s to a first answer to `/healthz`).
+
+    Here a starting worker is asked, without waiting, whether it serves yet (the same ping
+    whose answer is uvicorn's `Server.started`); it is left alone while its process lives,
+    for at most `start_timeout` seconds, then killed as hung (logged as an error) and
+    replaced like any dead worker. Once it has answered that it serves, uvicorn's own check
+    applies unchanged. A worker that exits while starting is handled as uvicorn does (its
+    start-up failure code stops the supervisor; any other exit is restarted).
+    """
+
+    def __init__(self, config: Config, sockets: list[socket.socket], start_timeout: float) -> None:
+        super().__init__(config, sockets)
+        self.start_timeout = start_timeout
+        self._starting: dict[Process, _Starting] = {}
+        self._serving: set[Process] = set()
+
+    def keep_subprocess_alive(self) -> None:
+        """uvicorn's `Multiprocess.keep_subprocess_alive` with `_alive` as the check."""
+        if self.should_exit.is_set():
+            return
+        current = set(self.processes)
+        self._serving &= current
+        self._starting = {p: s for p, s in self._starting.items() if p in current}
+        for idx, process in enumerate(self.processes):
+            if self._alive(process):
+                continue
+            process.kill()
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:
+                supervisor_log.error(
+                    "Child process [%s] failed to start, stopping the parent process.", process.pid
+                )
+                self.should_exit.set()
+                return
+            if self.should_exit.is_set():
+                return
+            supervisor_log.info("Child process [%s] died", process.pid)
+            replacement = Process(self.config, self.sockets)
+            replacement.start()
+            self.processes[idx] = replacement
+
+    def _alive(self, process: Process) -> bool:
+        if process in self._serving:
+            return process.is_alive(timeout=self.config.timeout_worker_healthcheck)
+        if not process.process.is_alive():
+            return False
+        starting = self._starting.setdefault(process, _Starting(since=time.monotonic()))
+        try:
+            if not starting.ping_sent:
+                process.parent_conn.send(b"ping")
+                starting.ping_sent = True
+            while process.parent_conn.poll(0):  # at most one answer per ping sent
+                starting.ping_sent = False
+                if process.parent_conn.recv() is True:
+                    del self._starting[process]
+                    self._serving.add(process)
+                    supervisor_log.info(
+                        "Child process [%s] serving, %.1f s after its start",
+                        process.pid,
+                        time.monotonic() - starting.since,
+                    )
+                    return True
+        except (OSError, EOFError, pickle.UnpicklingError):
+            return False
+        if time.monotonic() - starting.since < self.start_timeout:
+            return True
+        supervisor_log.error(
+            "Child process [%s] still not serving after %.0f s: killed as hung",
+            process.pid,
+            self.start_timeout,
+        )
+        return False
+
+
+def run(
+    app: str,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    production: bool,
+    start_timeout: float = WORKER_START_TIMEOUT_SECONDS,
+) -> None:
+    """Serve the uvicorn factory `app` ("module:function") with `workers` processes, each
+    allowed `start_timeout` seconds from its spawn to serving."""
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
     options = uvicorn_options(production=production)
-    if workers <= 1 or not reuse_port_available(host):
+    if workers <= 1:
         uvicorn.run(app, factory=True, host=host, port=port, workers=workers, **options)
         return
     config = uvicorn.Config(app, factory=True, host=host, port=port, workers=workers, **options)
+    if not reuse_port_available(host):  # uvicorn's one shared socket (what uvicorn.run does)
+        shared = config.bind_socket()
+        StartAwareMultiprocess(config, sockets=[shared], start_timeout=start_timeout).run()
+        return
     # Fail here, once, with the reason, rather than in every worker; and refuse a port where
     # anything listens already (a second `hub serve` would otherwise share its connections).
     try:
         listening_socket(host, port, shared=False).close()
     except OSError as exc:
         raise SystemExit(f"cannot listen on {host}:{port}: {exc}") from None
-    logging.getLogger("uvicorn.error").info(
+    supervisor_log.info(
         "Listening on http://%s:%s with %s workers, one socket each (SO_REUSEPORT)",
         host,
         port,
         workers,
     )
-    Multiprocess(config, sockets=PerWorkerSockets(host, port)).run()
+    StartAwareMultiprocess(
+        config, sockets=PerWorkerSockets(host, port), start_timeout=start_timeout
+    ).run()
