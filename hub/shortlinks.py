@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import secrets
 
-import segno
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -53,6 +52,8 @@ def resolve(session: Session, code: str) -> str:
 
 def qr_code(url: str, kind: str) -> bytes:
     """The QR code of an address as PNG or SVG (error correction M survives a folded poster)."""
+    import segno  # here: only poster QR codes need it, not every worker's start
+
     code = segno.make(url, error="m", micro=False)
     buffer = io.BytesIO()
     if kind == "svg":

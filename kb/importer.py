@@ -11,7 +11,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from sqlmodel import Session, col, select
 
 from hub.errors import HubError, InvalidInput
@@ -66,6 +65,8 @@ def parse_file(path: Path) -> ArticleInput:
         end = next(i for i, line in enumerate(lines[1:], start=1) if line.strip() == "---")
     except StopIteration:
         raise BadFile("front matter is not closed by a --- line") from None
+    import yaml  # here: the web app imports this module (normalize_body), not PyYAML
+
     try:
         meta = yaml.safe_load("\n".join(lines[1:end])) or {}
     except yaml.YAMLError as exc:
@@ -133,6 +134,8 @@ def import_directory(session: Session, directory: Path) -> ImportReport:
 
 def export_directory(session: Session, directory: Path) -> int:
     """Write every article (all statuses) as `<slug>.md`; returns how many."""
+    import yaml
+
     directory.mkdir(parents=True, exist_ok=True)
     departments = {d.id: d.code for d in session.exec(select(Department)).all()}
     articles = session.exec(select(Article).order_by(col(Article.slug))).all()
