@@ -1,7 +1,7 @@
 """`make bench`: runs every benchmark of the hub on SQLite and PostgreSQL, prints a table and
 writes bench/results/latest.json (and a timestamped copy, bench/results/<UTC time>.json).
 
-    .venv/bin/python -m bench [--only search,load,questions,sweep,webinars] [--quick]
+    .venv/bin/python -m bench [--only search,load,questions,sweep,webinars,rush] [--quick]
                               [--backend sqlite|postgresql] [--check] [--articles 5000] ...
 
 - search: kb.search.search latency in-process (bench/search.py), target p95 < 20 ms;
@@ -11,7 +11,12 @@ writes bench/results/latest.json (and a timestamped copy, bench/results/<UTC tim
   on the same database (bench/questions.py);
 - sweep: the SLA sweep with 50,000 open questions, in-process and in a real `hub worker`;
 - webinars: 500 concurrent registrations on a 300-seat session (bench/webinars.py), target:
-  exactly 300 seated, the rest waitlisted.
+  exactly 300 seated, the rest waitlisted;
+- rush: people, not URLs (bench/rush.py): students, signed-in teachers, referents and the
+  e-learning team over real sessions at 64 and 200 connections on `hub serve --workers 2` with
+  the scheduler, beside the hello app; targets: no error, no stall, every acknowledged write
+  present, search-as-you-type >= 15% and an anonymous article page >= 30% of the hello app's
+  req/s, the KB index page < 50 ms at 5,000 articles. Also written to rush-<UTC time>.json.
 Peak memory (RSS high-water mark) of the web workers and of the `hub worker` is reported.
 `--quick` runs everything with small sizes (2-3 minutes) to check the harness works; it writes
 bench/results/latest-quick.json, and a subset writes latest-partial.json: only a complete run
@@ -42,7 +47,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench import load, memory, questions, search, webinars
+from bench import load, memory, questions, rush, search, webinars
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -160,7 +165,7 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-SECTIONS = ("search", "load", "questions", "sweep", "webinars")
+SECTIONS = ("search", "load", "questions", "sweep", "webinars", "rush")
 SWEEP_JOB = "questions-sweep"
 SWEEP_INTERVAL_S = 300.0  # HUB_QUESTIONS_SWEEP_SECONDS' default: a pass must end before the next
 
@@ -179,6 +184,10 @@ class Sizes:
     capacity: int = webinars.CAPACITY
     people: int = webinars.PEOPLE
     threads: int = webinars.THREADS
+    rush_connections: tuple[int, ...] = rush.CONNECTIONS
+    rush_focus_connections: int = rush.FOCUS_CONNECTIONS
+    rush_duration: float = 15.0
+    rush_warmup: float = 3.0
 
 
 QUICK = Sizes(
@@ -194,6 +203,10 @@ QUICK = Sizes(
     capacity=30,
     people=50,
     threads=8,
+    rush_connections=(32,),
+    rush_focus_connections=32,
+    rush_duration=3.0,
+    rush_warmup=1.0,
 )
 
 
@@ -423,6 +436,7 @@ def failures(benchmarks: dict[str, Any]) -> list[str]:
         for run in benchmarks.get(name, {}).get("runs", []):
             if not run["meets_target"]:
                 missed.append(f"{name} {run['backend']}")
+    missed += [f"rush {m}" for m in benchmarks.get("rush", {}).get("missed", [])]
     return missed
 
 
@@ -503,6 +517,49 @@ def summary_table(benchmarks: dict[str, Any]) -> str:
                 "-",
                 f"exactly {run['capacity']} seated, 0 err",
                 ok(run["meets_target"]),
+            ]
+        )
+    rush_section = benchmarks.get("rush", {})
+    hello_rps = {h["connections"]: h["rps"] for h in rush_section.get("hello", [])}
+    for run in rush_section.get("runs", []):
+        errors = sum(  # the sign-ins before the run included
+            sum(p["errors_by_status"].values()) + p["timeouts"] + p["broken"]
+            for p in [
+                *run["personas"].values(),
+                *(s for p in run["sign_in"]["personas"].values() for s in p["steps"].values()),
+            ]
+        )
+        target = rush.TARGETS.get(run["mix"])
+        ceiling = hello_rps.get(run["connections"])
+        rows.append(
+            [
+                f"rush {run['mix']} x{run['connections']}",
+                run["backend"],
+                f"{run['rps']:.0f} req/s, {errors} err, {len(run['stalls'])} stalls, "
+                f"{len(run['verified']['missing'])} lost",
+                f"hello {ceiling:.0f} req/s ({run['ratio_to_hello']:.0%})"
+                if ceiling and run.get("ratio_to_hello") is not None
+                else "-",
+                (f">= {target:.0%}, " if target else "") + "0 err/stall/lost",
+                ok(
+                    not run["problems"]
+                    and not run["verified"]["missing"]
+                    and (target is None or (run["ratio_to_hello"] or 0) >= target)
+                ),
+            ]
+        )
+    for backend, figures in rush_section.get("kb_index", {}).items():
+        rows.append(
+            [
+                "KB index page"
+                + (
+                    f" ({rush_section['runs'][0]['articles']} art.)" if rush_section["runs"] else ""
+                ),
+                backend,
+                f"median {figures.get('worst_median_ms')} ms (worst of anon/teacher)",
+                "-",
+                f"< {rush.KB_INDEX_TARGET_MS:g} ms",
+                ok(bool(figures.get("meets_target"))),
             ]
         )
     lines = ["Summary", *(_cells(widths, row) for row in rows)]
@@ -622,6 +679,23 @@ def main(argv: list[str] | None = None) -> int:
             benchmarks["exam_load"] = {**holder, "meets_target": False}
     if sections & {"questions", "sweep", "webinars"}:
         run_database_benchmarks(results, sections, backends, sizes)
+    if "rush" in sections:
+        rush_options = rush.Options(
+            backends=backends,
+            connections=sizes.rush_connections,
+            focus_connections=sizes.rush_focus_connections,
+            duration=sizes.rush_duration,
+            warmup=sizes.rush_warmup,
+            articles=sizes.articles,
+            log=log,
+        )
+        holder = {"runs": [], "hello": [], "skipped": {}}
+        guarded("rush", holder, lambda: rush.run(results, rush_options))
+        if "rush" not in benchmarks:
+            benchmarks["rush"] = {**holder, "missed": ["did not run"], "meets_target": False}
+        else:  # a crash part-way keeps the runs done so far, and is recorded with them
+            benchmarks["rush"].setdefault("errors", []).extend(holder.get("errors", []))
+            rush.judge(benchmarks["rush"])
     benchmarks["memory"] = memory_summary(benchmarks)
 
     postgres = {
@@ -656,6 +730,11 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(f"(search table unavailable: {exc!r}; see latest.json)\n\n")
     if benchmarks.get("exam_load", {}).get("runs"):
         sys.stdout.write(load.table(benchmarks["exam_load"]) + "\n\n")
+    if benchmarks.get("rush", {}).get("runs"):
+        sys.stdout.write(rush.table(benchmarks["rush"]) + "\n\n")
+        rush_only = {k: v for k, v in results.items() if k != "benchmarks"}
+        rush_only["benchmarks"] = {"rush": benchmarks["rush"]}
+        rush.write(rush_only, when, "-quick" if args.quick else "")
     sys.stdout.write(summary_table(benchmarks) + "\n")
     machine, versions = results["machine"], results["versions"]
     sys.stdout.write(
