@@ -19,7 +19,7 @@ _hasher = PasswordHasher()
 @cache
 def _dummy_hash() -> str:
     """Verified against when the account does not exist, so timing does not reveal which
-    e-mails exist. Made on first use, not at import: hashing costs ~0.25 s of CPU and 64 MiB,
+    e-mails exist. Made on first use, not at import: hashing costs ~0.4 s of CPU and 64 MiB,
     which every web worker paid while starting."""
     return _hasher.hash("not-a-real-password-but-same-cost")
 
