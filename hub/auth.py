@@ -8,6 +8,7 @@ from datetime import UTC, timedelta
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
+from hub.db import begin_read, begin_write
 from hub.errors import InvalidInput, PermissionDenied, TooManyAttempts
 from hub.i18n import N_
 from hub.models import LoginAttempt, User, utcnow
@@ -50,15 +51,25 @@ def authenticate_password(
     email = normalise_email(email)
     if not email or not password:
         raise InvalidInput(BAD_CREDENTIALS)
+    # Read, then check the password with no transaction open: the hash check takes ~0.25 s
+    # of CPU, and on SQLite a writer's transaction would hold the database's one write lock
+    # all that time (sign-ins queued behind it got "database is locked" under a rush).
+    begin_read(session)
     _check_throttle(session, email=email, address=address, settings=settings)
     user = get_user_by_email(session, email)
-    ok = verify_password(user.password_hash if user else None, password)
-    if not ok or user is None or not user.is_active:
+    stored_hash = user.password_hash if user else None
+    session.commit()
+    ok = verify_password(stored_hash, password)
+    rehashed = hash_password(password) if ok and stored_hash and needs_rehash(stored_hash) else None
+    begin_write(session)
+    if user is not None:
+        session.refresh(user)  # deactivated or changed meanwhile: the row as it is now
+    if not ok or user is None or not user.is_active or user.password_hash != stored_hash:
         session.add(LoginAttempt(email=email, address=address[:64]))
         session.commit()
         raise InvalidInput(BAD_CREDENTIALS)
-    if user.password_hash and needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+    if rehashed:
+        user.password_hash = rehashed
     session.exec(delete(LoginAttempt).where(col(LoginAttempt.email) == email))
     user.last_login_at = utcnow()
     session.add(user)

@@ -14,6 +14,7 @@ The banner is read on every page, so the state is cached per process for a few s
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from datetime import datetime, timedelta
 from html import escape
 
 from sqlalchemy import Column, Text, delete, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col
 
 from hub import outbox
@@ -33,6 +34,7 @@ from hub.people import require_role
 from hub.visits import local_day
 from kb.models import Article
 
+log = logging.getLogger(__name__)
 BANNER_TTL_SECONDS = 5.0
 PIN_ROLES = (Role.student.value, Role.teacher.value, Role.referent.value)
 MAX_MESSAGE = 500
@@ -94,25 +96,44 @@ class Banner:
 
 
 _banner_cache: dict[str, tuple[float, Banner | None]] = {}
-_banner_lock = threading.Lock()
+_banner_claims: set[str] = set()  # databases whose banner one caller is re-reading now
+_banner_lock = threading.Lock()  # guards the two above; never held while reading
 
 
-def current_banner(engine: Engine) -> Banner | None:
-    """The crisis banner for every page, re-read at most every few seconds per process."""
-    key = str(engine.url)
-    now = time.monotonic()
+def current_banner(session: Session) -> Banner | None:
+    """The crisis banner for every page, re-read at most every few seconds per process.
+
+    Read through the caller's own session, never a second connection (docs/architecture.md,
+    "Connections and threads"); when it is due, one caller re-reads it and the others keep the
+    last value meanwhile. A failed read (the database is away) keeps the last value too."""
+    key = str(session.get_bind().engine.url)
     cached = _banner_cache.get(key)
-    if cached is not None and now - cached[0] < BANNER_TTL_SECONDS:
+    if cached is not None and time.monotonic() - cached[0] < BANNER_TTL_SECONDS:
         return cached[1]
     with _banner_lock:
-        cached = _banner_cache.get(key)
-        if cached is not None and now - cached[0] < BANNER_TTL_SECONDS:
-            return cached[1]
-        with Session(engine) as session:
-            state = crisis_state(session)
-            banner = Banner(state.message, state.changed_at) if state and state.active else None
+        claimed = key not in _banner_claims
+        if claimed:
+            _banner_claims.add(key)
+    if not claimed and cached is not None:
+        return cached[1]
+    try:
+        state = crisis_state(session)
+        banner = Banner(state.message, state.changed_at) if state and state.active else None
         _banner_cache[key] = (time.monotonic(), banner)
-    return banner
+        return banner
+    except SQLAlchemyError:
+        log.warning("could not read the crisis banner; keeping the last one", exc_info=True)
+        return cached[1] if cached is not None else None
+    finally:
+        if claimed:
+            with _banner_lock:
+                _banner_claims.discard(key)
+
+
+def cached_banner(url: object) -> Banner | None:
+    """The last banner read for this database, without reading it (error pages)."""
+    cached = _banner_cache.get(str(url))
+    return cached[1] if cached is not None else None
 
 
 def forget_banner() -> None:

@@ -12,8 +12,14 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 5000  # writers wait this long for the single SQLite write lock
-POSTGRES_POOL_SIZE = 5  # sync routes run in a 40-thread pool, but most requests need no DB
-POSTGRES_MAX_OVERFLOW = 10
+# The connection rule (docs/architecture.md, "Connections and threads"): a request holds at most
+# one pooled connection, and takes it only inside a worker thread. So with as many pooled
+# connections as worker threads, no request ever waits for a connection. Background threads
+# (the scheduler's lock and jobs, the by-product flusher, the Teams feed refresher) draw on the
+# overflow.
+WEB_THREADS = 12  # default size of the thread pool that runs sync routes (HUB_WEB_THREADS)
+BACKGROUND_CONNECTIONS = 8  # overflow for the scheduler's lock and jobs and the flusher
+POOL_TIMEOUT_SECONDS = 10  # a wait here means the rule above was broken: fail, don't hang
 WRITE_OPTION = "hub_write"  # execution option marking a session that will write
 
 
@@ -39,12 +45,23 @@ def _on_sqlite_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+def make_engine(url: str, *, threads: int = WEB_THREADS, **kwargs: Any) -> Engine:
+    """Create an engine whose pool holds one connection per worker thread (`threads`) plus
+    the background overflow; SQLite gets WAL, foreign keys and a busy timeout on every
+    connection.
+
+    PostgreSQL connections per deployment: web workers x (threads + 1 flusher) + the
+    scheduler's process overflow; 4 workers x 13 + 8 = 60 under the default
+    max_connections (100), with room for `hub worker` and psql."""
     parsed = make_url(url)
+    in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+    if not in_memory:
+        kwargs.setdefault("pool_size", threads)
+        kwargs.setdefault("max_overflow", BACKGROUND_CONNECTIONS)
+        kwargs.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if not in_memory:
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
@@ -52,10 +69,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _on_sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)  # survive a database restart without a hub restart
-    # Per process: 4 web workers x (5 + 10) = 60 connections stays under PostgreSQL's default
-    # max_connections (100) with room for the worker and psql (30 each overflowed it: 500s).
-    kwargs.setdefault("pool_size", POSTGRES_POOL_SIZE)
-    kwargs.setdefault("max_overflow", POSTGRES_MAX_OVERFLOW)
     return create_engine(url, **kwargs)
 
 
@@ -66,6 +79,29 @@ def backend_name(engine: Engine) -> str:
 def writer(engine: Engine) -> Engine:
     """The same engine, marked so that its transactions take the write lock up front."""
     return engine.execution_options(**{WRITE_OPTION: True})
+
+
+def begin_write(session: Session) -> None:
+    """End the session's read transaction and begin a write transaction on the same
+    connection slot (SQLite: BEGIN IMMEDIATE, so the busy timeout applies): for the few GETs
+    whose by-product must be visible at once (a form's suggestions, an API token's last use).
+    Reads before this point are committed, never upgraded in place. A write transaction
+    already begun is left as it is."""
+    if session.in_transaction():
+        if session.connection().get_execution_options().get(WRITE_OPTION):
+            return  # already a write transaction
+        session.commit()
+    session.connection(execution_options={WRITE_OPTION: True})
+
+
+def begin_read(session: Session) -> None:
+    """End the session's transaction and begin a read one (SQLite: deferred BEGIN, no lock),
+    even in a writer's session: for the reads a request makes before slow work (a password
+    hash check) or before deciding whether to write at all. The next transaction after it
+    is the session's usual kind again (a writer's: BEGIN IMMEDIATE)."""
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={WRITE_OPTION: False})
 
 
 @contextmanager

@@ -93,21 +93,24 @@ def _version(session: Session) -> tuple[object, ...]:
         select(func.count(), func.max(ExamSession.updated_at)).select_from(ExamSession)
     ).one()
     # Every page shows the crisis banner: a cached exam page must not outlive a switch.
-    return (count, str(latest), current_banner(session.get_bind().engine))
+    return (count, str(latest), current_banner(session))
 
 
 def timetable(session: Session, *, now: float | None = None) -> Timetable:
     """The cached timetable, refreshed when the exam table changed.
 
     Single-flight: while one thread checks the database, the others get the copy they
-    already have (at most CACHE_CHECK_SECONDS plus one check old) instead of queueing."""
+    already have (at most CACHE_CHECK_SECONDS plus one check old) instead of queueing. The
+    lock is only ever tried, never waited for (docs/architecture.md, "Connections and
+    threads"): with no copy yet, a thread that does not get it reads for itself."""
     key = str(session.get_bind().engine.url)
     clock = time.monotonic() if now is None else now
     cached = _timetables.get(key)
     if cached is not None and clock - cached.checked_at < CACHE_CHECK_SECONDS:
         return cached
-    if not _lock.acquire(blocking=cached is None):
-        return cached  # type: ignore[return-value]  # (blocking when there is no copy)
+    checking = _lock.acquire(blocking=False)
+    if not checking and cached is not None:
+        return cached
     try:
         latest = _timetables.get(key)
         if latest is not None and clock - latest.checked_at < CACHE_CHECK_SECONDS:
@@ -124,7 +127,8 @@ def timetable(session: Session, *, now: float | None = None) -> Timetable:
                 _claims.pop(key, None)
         return fresh
     finally:
-        _lock.release()
+        if checking:
+            _lock.release()
 
 
 def _load(session: Session) -> dict[int, ExamView]:

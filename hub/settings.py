@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     base_url: str = ""  # public address, e.g. https://hub.example.edu; used in links and OIDC
     demo: bool = False  # demo mode: one-click sign-in as each demo user on the login page
 
+    # Threads that run sync routes in each web worker; the database pool holds as many
+    # connections plus a small overflow for background work (hub/db.py; README, `HUB_WEB_THREADS`).
+    web_threads: Annotated[int, Field(ge=2, le=200)] = 12
+
     session_max_age_seconds: Annotated[int, Field(ge=60)] = 8 * 3600  # one working day
     max_body_bytes: Annotated[int, Field(ge=1024)] = 12 * 1024 * 1024  # 10 MB upload + form
 

@@ -7,8 +7,10 @@ import secrets
 from collections.abc import Sequence
 from datetime import timedelta
 
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
+from hub.db import begin_write
 from hub.errors import InvalidInput, NotFound, PermissionDenied
 from hub.i18n import N_, Message
 from hub.models import ApiToken, Role, User, id_of, utcnow
@@ -37,8 +39,9 @@ def create_token(session: Session, *, user: User, name: str = "api") -> tuple[Ap
 def authenticate_token(session: Session, secret: str) -> User | None:
     """The active user owning an unrevoked token, or None.
 
-    Records `last_used_at` at most every few minutes, committing at once: this runs before
-    the request's own work, so there is nothing else in the transaction yet.
+    Records `last_used_at` at most every few minutes, in a write transaction of its own
+    (`begin_write`: the read is committed first, never upgraded in place) guarded by the same
+    condition, so a burst of calls with one token writes it once.
     """
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
@@ -54,8 +57,18 @@ def authenticate_token(session: Session, secret: str) -> User | None:
         return None
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        token.last_used_at = now
-        session.add(token)
+        begin_write(session)
+        session.execute(
+            update(ApiToken)
+            .where(
+                col(ApiToken.id) == token.id,
+                or_(
+                    col(ApiToken.last_used_at).is_(None),
+                    col(ApiToken.last_used_at) < now - LAST_USED_RESOLUTION,
+                ),
+            )
+            .values(last_used_at=now)
+        )
         session.commit()
     return user
 

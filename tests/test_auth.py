@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from hub.models import Role
@@ -122,3 +130,78 @@ def test_deactivated_user_loses_access(client: TestClient, db: Session) -> None:
     db.add(teacher)
     db.commit()
     assert client.get("/account").status_code == 303
+
+
+def test_the_password_is_checked_with_no_transaction_open(
+    client: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Argon2 at its production cost (~0.25 s of CPU a check) while other people write: the
+    sign-in holds no transaction during the check. Before, it ran inside the POST's writer
+    transaction: on SQLite the database's one write lock was held all that time (the rush
+    benchmark's sign-ins got 503 "database is locked"), on PostgreSQL a connection sat idle
+    in transaction."""
+    import argon2
+
+    import hub.passwords
+
+    monkeypatch.setattr(hub.passwords, "_hasher", argon2.PasswordHasher())  # production cost
+    make_department(db)
+    teacher = make_user(db, Role.teacher)
+    teacher.password_hash = hub.passwords.hash_password(PASSWORD)
+    db.add(teacher)
+    db.commit()
+    token = csrf_from(client.get("/login").text)
+    engine = db.get_bind().engine
+    probes: list[bool] = []  # one per probe: did it find the database held by the sign-in?
+    answers: list[int] = []
+
+    def sign_in_now() -> None:
+        response = client.post(
+            "/login", data={"email": teacher.email, "password": PASSWORD, "csrf_token": token}
+        )
+        answers.append(response.status_code)
+
+    with _probe(engine) as probe:
+        thread = threading.Thread(target=sign_in_now)
+        thread.start()
+        while thread.is_alive():
+            probes.append(probe())
+            time.sleep(0.005)
+        thread.join()
+    assert answers == [303]
+    assert len(probes) >= 20  # the check took long enough for the probes to mean something
+    held = sum(probes) / len(probes)
+    assert held < 0.2, f"held during {held:.0%} of the sign-in"
+
+
+@contextmanager
+def _probe(engine: Engine) -> Iterator[Callable[[], bool]]:
+    """A check, from a connection of its own, of whether a sign-in holds the database."""
+    if engine.dialect.name == "sqlite":
+        # Another writer, not willing to wait (plain sqlite3: no transaction of its own).
+        other = sqlite3.connect(str(engine.url.database), timeout=0, isolation_level=None)
+
+        def write_lock_taken() -> bool:
+            try:
+                other.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:
+                return True
+            other.execute("ROLLBACK")
+            return False
+
+        try:
+            yield write_lock_taken
+        finally:
+            other.close()
+        return
+    with engine.connect() as connection:
+
+        def idle_in_transaction() -> bool:
+            idle = connection.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state = 'idle in transaction' AND pid <> pg_backend_pid()"
+            ).scalar_one()
+            connection.commit()
+            return bool(idle)
+
+        yield idle_in_transaction

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hub.business_hours import BRUSSELS
+from hub.db import begin_write
 from hub.errors import InvalidInput, NotFound
 from hub.i18n import N_
 from hub.models import ExamProblem, ExamSession, Role, User, id_of, utcnow
@@ -191,6 +192,10 @@ def suggest(
     query = suggestion_query(title, body)
     results = search(session, query, viewer=actor, limit=SUGGESTIONS).results if query else []
     if results:
+        # Asked with GET while typing: the rows must exist at once (a click or "this solved
+        # it" names them), so they are written in a write transaction, never by upgrading
+        # the search's read.
+        begin_write(session)
         known = set(
             session.exec(
                 select(QuestionSuggestion.article_id).where(
@@ -235,6 +240,7 @@ def _suggestion(session: Session, actor: User, draft_key: str, slug: str) -> Que
 def record_click(session: Session, *, actor: User | None, draft_key: str, slug: str) -> None:
     """A suggestion opened (a link in the list): recorded once."""
     actor = require_role(actor, *ASKERS)
+    begin_write(session)  # a GET (a link): read and write in one write transaction
     try:
         row = _suggestion(session, actor, draft_key, slug)
     except NotFound:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -19,7 +20,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import kb.search
 from hub import __version__
+from hub.byproducts import Flusher
+from hub.crisis_mode import cached_banner
 from hub.db import make_engine, writer
 from hub.errors import HubError, InvalidInput, NotSignedIn
 from hub.exams import fresh_version
@@ -51,6 +55,7 @@ from hub.web.routes import queues as queues_routes
 from hub.web.routes import teams as teams_routes
 from hub.web.sessions import SessionMiddleware
 from kb import web as kb_web
+from kb.feedback import SearchLogRecorder
 from webinars import web as webinars_web
 
 log = logging.getLogger(__name__)
@@ -60,19 +65,27 @@ DATABASE_RETRY_AFTER_SECONDS = 5  # Retry-After of the 503 answered while the da
 
 def create_app(settings: Settings | None = None, *, run_scheduler: bool | None = None) -> FastAPI:
     settings = settings or get_settings()
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url, threads=settings.web_threads)
     scheduler_wanted = settings.scheduler_in_web if run_scheduler is None else run_scheduler
     visits = VisitRecorder(engine)
+    search_logs = SearchLogRecorder(engine)
+    byproducts = Flusher(visits, search_logs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes run in anyio's thread pool: exactly as many threads as pooled
+        # connections, so a request never waits for a connection (hub/db.py).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
         scheduler = Scheduler(engine, settings) if scheduler_wanted else None
         if scheduler:
             scheduler.start()
         app.state.scheduler = scheduler
-        visits.start()
+        byproducts.start()
+        # The search vocabulary built in the background now, so that the first searches
+        # after a (re)start do not wait for it.
+        kb.search.warm_up(engine)
         yield
-        visits.stop()
+        byproducts.stop()
         if scheduler:
             scheduler.stop()
         engine.dispose()
@@ -89,6 +102,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
     app.state.settings = settings
     app.state.engine = engine
     app.state.visits = visits
+    app.state.search_logs = search_logs
+    app.state.byproducts = byproducts
     app.state.write_engine = writer(engine)
     app.state.scheduler = None
     app.state.renderer = Renderer(
@@ -210,12 +225,26 @@ def _return_to(request: Request) -> str:
 def _error_response(request: Request, status: int, message: str) -> Response:
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status)
+    return _error_page(request, status, message)
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
+    """An error page that needs neither the database nor the request's session: the person
+    comes from the snapshot taken when they were found, the banner from the last one read."""
     if not hasattr(request.state, "locale"):
         request.state.locale = pick_locale((request.scope.get("session") or {}).get("lang"))
     renderer: Renderer = request.app.state.renderer
-    return renderer.render(
-        request, "errors/error.html", {"status": status, "message": message}, status_code=status
-    )
+    context = {
+        "status": status,
+        "message": message,
+        "current_user": getattr(request.state, "viewer", None),
+        "crisis_banner": cached_banner(request.app.state.engine.url),
+    }
+    try:
+        return renderer.render(request, "errors/error.html", context, status_code=status)
+    except Exception:  # never a failure inside the failure: a plain page will do
+        log.exception("could not render the %s page", status)
+        return PlainTextResponse(str(message), status_code=status)
 
 
 def _install_error_pages(app: FastAPI) -> None:
@@ -274,20 +303,7 @@ def _install_error_pages(app: FastAPI) -> None:
         headers = {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
         if _wants_json(request):
             return JSONResponse({"detail": message}, status_code=503, headers=headers)
-        # Rendered without the app in the scope: the page layout would otherwise read the
-        # crisis banner from the database that just failed.
-        scope = {key: value for key, value in request.scope.items() if key != "app"}
-        offline = Request(scope, request.receive)
-        if not hasattr(offline.state, "locale"):
-            offline.state.locale = pick_locale((scope.get("session") or {}).get("lang"))
-        renderer: Renderer = request.app.state.renderer
-        try:
-            response = renderer.render(
-                offline, "errors/error.html", {"status": 503, "message": message}, status_code=503
-            )
-        except Exception:  # never a 500 here: a plain page will do
-            log.exception("could not render the 503 page")
-            return PlainTextResponse(message, status_code=503, headers=headers)
+        response = _error_page(request, 503, message)
         response.headers.update(headers)
         return response
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,9 +13,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from hub.db import begin_read
 from hub.errors import NotFound, NotSignedIn
 from hub.i18n import Message, pick_locale
-from hub.models import User
+from hub.models import Role, User
 from hub.settings import Settings
 from hub.tokens import authenticate_token
 from hub.web.middleware import SAFE_METHODS
@@ -31,9 +33,11 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     state = request.app.state
     engine = state.engine if request.method in SAFE_METHODS else state.write_engine
     session = Session(engine, expire_on_commit=False)
+    request.state.db = session  # the page layout reads the crisis banner through it
     try:
         yield session
     finally:
+        request.state.db = None  # error pages render without it (hub/web/app.py)
         try:
             session.close()
         except (OperationalError, InterfaceError):
@@ -56,6 +60,9 @@ async def load_request_context(request: Request, db: SessionDep) -> None:
     else:
         user = None
     request.state.user = user
+    # What the page layout shows of the person, kept apart from the session so that an error
+    # page renders after the database failed (an expired User would reload from it).
+    request.state.viewer = Viewer(user.id, user.role) if user is not None else None
     request.state.locale = pick_locale(request.session.get("lang"), user.locale if user else None)
     for value in request.path_params.values():
         # An id no table can hold is absent (the databases would fail on it: a 500).
@@ -65,7 +72,29 @@ async def load_request_context(request: Request, db: SessionDep) -> None:
             raise NotFound("Page introuvable.")
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in person as the page layout needs them, without the database."""
+
+    id: int | None
+    role: Role
+
+
 def _find_user(request: Request, db: Session, authorization: str) -> User | None:
+    """Find the user, then end the read transaction: its connection goes back to the pool
+    before this thread does, so no request holds a connection while it waits for a thread
+    (docs/architecture.md, "Connections and threads")."""
+    try:
+        begin_read(db)  # a read, even for a POST (no write lock taken to find the user)
+        user = _lookup_user(request, db, authorization)
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
+    return user
+
+
+def _lookup_user(request: Request, db: Session, authorization: str) -> User | None:
     user: User | None = None
     if authorization:
         scheme, _, credentials = authorization.partition(" ")

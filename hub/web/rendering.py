@@ -29,13 +29,15 @@ def datetime_local(value: datetime | None, pattern: str = "%d/%m/%Y %H:%M") -> s
 
 
 def _banner(request: Request) -> object:
-    """The crisis banner shown on every page (cached per process for a few seconds)."""
-    engine = getattr(request.app.state, "engine", None) if "app" in request.scope else None
-    if engine is None:
-        return None
-    from hub.crisis_mode import current_banner
+    """The crisis banner shown on every page (cached per process for a few seconds), read
+    through the request's own session: a request never takes a second connection."""
+    from hub.crisis_mode import cached_banner, current_banner
 
-    return current_banner(engine)
+    session = getattr(request.state, "db", None)
+    if session is not None:
+        return current_banner(session)
+    engine = getattr(request.app.state, "engine", None) if "app" in request.scope else None
+    return cached_banner(engine.url) if engine is not None else None
 
 
 def _flashed(item: dict[str, Any]) -> dict[str, Any]:
@@ -86,9 +88,10 @@ class Renderer:
             "flashes": [
                 _flashed(item) for item in request.scope.get("session", {}).pop("flash", [])
             ],
-            "crisis_banner": _banner(request),
             **(context or {}),
         }
+        if "crisis_banner" not in values:
+            values["crisis_banner"] = _banner(request)
         page = env.get_template(template)
         partial = (
             request.headers.get("hx-request") == "true"
