@@ -2,8 +2,8 @@
 
 A page view adds one to an in-memory counter keyed by (local day, role, area); nothing
 identifies the person and no per-request row is written. Each web process flushes its
-counters to `visit_counter` every few seconds with an additive upsert, so several workers
-add up and the exam-morning rush costs a dictionary increment per page.
+counters to `visit_counter` with an additive upsert (through hub/byproducts.py's flusher), so
+several workers add up and the exam-morning rush costs a dictionary increment per page.
 
 What counts: a successful GET of a full HTML page (not htmx partials, not the API, not
 static files), cached exam pages included (the middleware sits outside the page cache).
@@ -31,7 +31,6 @@ from hub.models import utcnow
 log = logging.getLogger(__name__)
 
 LOCAL = ZoneInfo("Europe/Brussels")
-FLUSH_SECONDS = 15.0
 ANONYMOUS = "anonymous"
 ROLES = (ANONYMOUS, "student", "teacher", "referent", "elearning")
 # First path segment -> area shown on the dashboard; anything else is "other".
@@ -77,12 +76,12 @@ def local_day(moment: datetime | None = None) -> date:
 class VisitRecorder:
     """The process's counters; `flush()` adds them to the database and starts afresh."""
 
+    name = "visit counters"
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.counts: Counter[tuple[date, str, str]] = Counter()
         self.lock = threading.Lock()
-        self.stop_event = threading.Event()
-        self.thread: threading.Thread | None = None
 
     def count(self, role: str, path: str, day: date | None = None) -> None:
         key = (day or local_day(), role if role in ROLES else ANONYMOUS, area_of(path))
@@ -102,20 +101,6 @@ class VisitRecorder:
                 self.counts.update(counts)
             return 0
         return sum(counts.values())
-
-    def start(self) -> None:
-        self.thread = threading.Thread(target=self._run, name="hub-visits", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stop_event.wait(FLUSH_SECONDS):
-            self.flush()
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        if self.thread is not None:
-            self.thread.join(5)
-        self.flush()
 
 
 def add_views(engine: Engine, counts: Counter[tuple[date, str, str]]) -> None:

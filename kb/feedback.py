@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
+import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from hub.db import session_scope
 from hub.errors import InvalidInput
 from hub.i18n import N_
 from hub.models import Role, User, id_of, utcnow
@@ -17,6 +24,7 @@ from kb.analyzer import fold
 from kb.models import Article, ArticleFeedback, SearchLog
 
 MAX_COMMENT = 1000
+log = logging.getLogger(__name__)
 KEYSTROKE_WINDOW = timedelta(seconds=30)  # refinements of one search within this are one log
 
 
@@ -44,52 +52,159 @@ def normalize_query(query: str) -> str:
     return " ".join(fold(query).split())[:200]
 
 
-def log_search(
-    session: Session,
-    *,
-    query: str,
-    result_count: int,
-    user: User | None,
-    previous_id: int | None = None,
-) -> int:
-    """Record a search; a refinement of the same reader's previous search (search-as-you-type
-    keystrokes) updates that row instead of adding one. Keeps no user id, only the role."""
-    normalized = normalize_query(query)
-    if previous_id is not None:
-        previous = session.get(SearchLog, previous_id)
+@dataclass
+class PendingSearch:
+    """A search answered but not yet written (see SearchLogRecorder)."""
+
+    ref: str
+    query: str
+    normalized: str
+    result_count: int
+    role: str
+    created_at: datetime
+    clicked_slug: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchTrail:
+    """What a reader's session remembers of their latest search, so that the next keystroke
+    refines it and a click is credited to it, without reading the database."""
+
+    ref: str
+    normalized: str
+    at: float  # epoch seconds
+
+    def to_session(self) -> list[object]:
+        return [self.ref, self.normalized, self.at]
+
+    @classmethod
+    def from_session(cls, value: object) -> SearchTrail | None:
+        if (
+            isinstance(value, list)
+            and len(value) == 3
+            and isinstance(value[0], str)
+            and isinstance(value[1], str)
+            and isinstance(value[2], int | float)
+        ):
+            return cls(value[0], value[1], float(value[2]))
+        return None
+
+
+class SearchLogRecorder:
+    """Search logs and clicks of this process, written in batches by hub.byproducts.Flusher.
+
+    A search is given a random reference when it is answered; the keystrokes of one
+    search-as-you-type session keep that reference (the row is updated, not multiplied) and a
+    click is credited to it. The flush is an upsert by reference, so a refinement arriving after
+    its search was written updates the same row, in any worker."""
+
+    name = "search logs"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.lock = threading.Lock()
+        self.searches: dict[str, PendingSearch] = {}
+        self.clicks: dict[str, str] = {}
+
+    def record(
+        self,
+        *,
+        query: str,
+        result_count: int,
+        user: User | None,
+        previous: SearchTrail | None = None,
+        now: datetime | None = None,
+    ) -> SearchTrail:
+        """Record a search; a refinement of the same reader's previous search (within
+        KEYSTROKE_WINDOW, not clicked, one query a prefix of the other) keeps its reference.
+        Keeps no user id, only the role."""
+        now = now or utcnow()
+        normalized = normalize_query(query)
+        ref = secrets.token_hex(8)
         if (
             previous is not None
-            and previous.clicked_slug is None
-            and utcnow() - previous.created_at < KEYSTROKE_WINDOW
+            and now.timestamp() - previous.at < KEYSTROKE_WINDOW.total_seconds()
             and (
                 normalized.startswith(previous.normalized)
                 or previous.normalized.startswith(normalized)
             )
         ):
-            previous.query = query[:200]
-            previous.normalized = normalized
-            previous.result_count = result_count
-            previous.created_at = utcnow()
-            session.add(previous)
-            session.flush()
-            return id_of(previous)
-    log = SearchLog(
-        query=query[:200],
-        normalized=normalized,
-        result_count=result_count,
-        role=user.role.value if user else "anonymous",
-    )
-    session.add(log)
-    session.flush()
-    return id_of(log)
+            ref = previous.ref
+        pending = PendingSearch(
+            ref=ref,
+            query=query[:200],
+            normalized=normalized,
+            result_count=result_count,
+            role=user.role.value if user else "anonymous",
+            created_at=now,
+        )
+        with self.lock:
+            self.searches[ref] = pending
+        return SearchTrail(ref, normalized, now.timestamp())
+
+    def click(self, *, ref: str, slug: str) -> None:
+        """A result opened from that search (only the first click counts)."""
+        with self.lock:
+            pending = self.searches.get(ref)
+            if pending is not None:
+                pending.clicked_slug = pending.clicked_slug or slug[:120]
+            else:
+                self.clicks.setdefault(ref, slug[:120])
+
+    def flush(self) -> int:
+        with self.lock:
+            searches, self.searches = self.searches, {}
+            clicks, self.clicks = self.clicks, {}
+        if not searches and not clicks:
+            return 0
+        try:
+            write_search_logs(self.engine, list(searches.values()), clicks)
+        except Exception:  # the database is away: keep them for the next flush
+            log.warning("could not write search logs; keeping them", exc_info=True)
+            with self.lock:
+                for ref, pending in searches.items():
+                    self.searches.setdefault(ref, pending)
+                for ref, slug in clicks.items():
+                    self.clicks.setdefault(ref, slug)
+            return 0
+        return len(searches) + len(clicks)
 
 
-def record_click(session: Session, *, log_id: int, slug: str) -> None:
-    log = session.get(SearchLog, log_id)
-    if log is not None and log.clicked_slug is None:
-        log.clicked_slug = slug[:120]
-        session.add(log)
-        session.flush()
+def write_search_logs(
+    engine: Engine, searches: list[PendingSearch], clicks: dict[str, str]
+) -> None:
+    """One write transaction: upsert the searches by reference, then credit the clicks."""
+    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    table = SearchLog.__table__  # type: ignore[attr-defined]
+    with session_scope(engine) as session:
+        for pending in sorted(searches, key=lambda p: p.created_at):
+            statement = insert(table).values(
+                ref=pending.ref,
+                query=pending.query,
+                normalized=pending.normalized,
+                result_count=pending.result_count,
+                role=pending.role,
+                clicked_slug=pending.clicked_slug,
+                created_at=pending.created_at,
+            )
+            excluded = statement.excluded
+            statement = statement.on_conflict_do_update(
+                index_elements=["ref"],
+                set_={
+                    "query": excluded.query,
+                    "normalized": excluded.normalized,
+                    "result_count": excluded.result_count,
+                    "created_at": excluded.created_at,
+                    "clicked_slug": func.coalesce(table.c.clicked_slug, excluded.clicked_slug),
+                },
+            )
+            session.execute(statement)
+        for ref, slug in sorted(clicks.items()):
+            session.execute(
+                update(table)
+                .where(table.c.ref == ref, table.c.clicked_slug.is_(None))
+                .values(clicked_slug=slug)
+            )
 
 
 @dataclass

@@ -125,9 +125,15 @@ class SearchLog(SQLModel, table=True):
     """One search as a person made it (keystrokes of one search are coalesced)."""
 
     __tablename__ = "search_log"
-    __table_args__ = (Index("ix_search_log_zero", "result_count", "created_at"),)
+    __table_args__ = (
+        Index("ix_search_log_zero", "result_count", "created_at"),
+        Index("ux_search_log_ref", "ref", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
+    # Random, given when the search is answered: the row itself is written later, in a batch
+    # (kb.feedback.SearchLogRecorder), and refinements and clicks find it by this reference.
+    ref: str | None = Field(default=None, max_length=32)
     query: str = Field(max_length=200)
     normalized: str = Field(max_length=200, index=True)  # folded, for grouping
     result_count: int

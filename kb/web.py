@@ -31,7 +31,7 @@ from kb.articles import (
     save_article,
     set_status,
 )
-from kb.feedback import content_gaps, log_search, record_click, record_feedback
+from kb.feedback import SearchLogRecorder, SearchTrail, content_gaps, record_feedback
 from kb.importer import normalize_body
 from kb.markdown import checklist_items, render, render_inline
 from kb.models import Article, Audience, Kind, Status
@@ -48,22 +48,27 @@ PAGE_RESULTS = 20
 # --- search ------------------------------------------------------------------------------
 
 
+def _search_logs(request: Request) -> SearchLogRecorder:
+    recorder: SearchLogRecorder = request.app.state.search_logs
+    return recorder
+
+
 def _search_and_log(
     request: Request, db: SessionDep, user: OptionalUser, q: str, limit: int, **filters: str | None
-) -> tuple[SearchResponse, int | None]:
+) -> tuple[SearchResponse, str | None]:
+    """Search, and record the search in memory (written in a batch: a GET writes nothing)."""
     response = search(db, q, viewer=user, limit=limit, **filters)
-    log_id = None
+    log_ref = None
     if response.query:
-        log_id = log_search(
-            db,
+        trail = _search_logs(request).record(
             query=response.query,
             result_count=len(response.results),
             user=user,
-            previous_id=request.session.get("search_log"),
+            previous=SearchTrail.from_session(request.session.get("search_log")),
         )
-        db.commit()
-        request.session["search_log"] = log_id
-    return response, log_id
+        request.session["search_log"] = trail.to_session()
+        log_ref = trail.ref
+    return response, log_ref
 
 
 @router.get("/kb", name="kb_index")
@@ -79,10 +84,10 @@ def kb_index(
     """Browse and search; htmx asks for the results block only (active search)."""
     filters = {"kind": kind or None, "audience": audience or None, "tag": tag or None}
     response: SearchResponse | None = None
-    log_id = None
+    log_ref = None
     articles: list[Article] = []
     if q.strip():
-        response, log_id = _search_and_log(request, db, user, q, PAGE_RESULTS, **filters)
+        response, log_ref = _search_and_log(request, db, user, q, PAGE_RESULTS, **filters)
     else:
         articles = list(
             list_articles(
@@ -99,7 +104,7 @@ def kb_index(
         {
             "q": q,
             "response": response,
-            "log_id": log_id,
+            "log_ref": log_ref,
             "articles": articles,
             "filters": filters,
             "kinds": list(Kind),
@@ -115,7 +120,7 @@ def kb_index(
 @router.get("/kb/suggest", name="kb_suggest")
 def kb_suggest(request: Request, db: SessionDep, user: OptionalUser, q: str = "") -> Response:
     """The header's search-as-you-type list (an htmx partial; a plain GET works too)."""
-    response, log_id = (
+    response, log_ref = (
         _search_and_log(request, db, user, q, SUGGESTIONS) if q.strip() else (None, None)
     )
     return render_page(
@@ -124,7 +129,7 @@ def kb_suggest(request: Request, db: SessionDep, user: OptionalUser, q: str = ""
         {
             "q": q,
             "response": response,
-            "log_id": log_id,
+            "log_ref": log_ref,
             "highlight_title": highlight_title,
         },
     )
@@ -209,10 +214,12 @@ def kb_article(
     from_search: str | None = None,
 ) -> Response:
     article = get_article(db, slug, viewer=user)
-    # Only the reader's own latest search gets the click (the id comes from a link).
-    if from_search and from_search == str(request.session.get("search_log")):
-        record_click(db, log_id=int(from_search), slug=slug)
-        db.commit()
+    # Only the reader's own latest search gets the click (the reference comes from a link);
+    # the next search is a new one.
+    trail = SearchTrail.from_session(request.session.get("search_log"))
+    if from_search and trail is not None and from_search == trail.ref:
+        _search_logs(request).click(ref=trail.ref, slug=article.slug)
+        request.session.pop("search_log", None)
     progress = None
     if article.kind is Kind.checklist:
         progress = checklists.progress(db, article=article, user=user)
@@ -539,8 +546,9 @@ def api_search(
         tag=tag,
     )
     if response.query:
-        log_search(db, query=response.query, result_count=len(response.results), user=user)
-        db.commit()
+        _search_logs(request).record(
+            query=response.query, result_count=len(response.results), user=user
+        )
     return SearchPublic(
         query=response.query,
         results=[
