@@ -63,7 +63,7 @@ TARGET_P95_MS = 20.0
 VIEWER_DEPARTMENT = "SCI"
 BATCH = 250  # generated articles per commit
 STAGES = {
-    "vocabulary": "version check (+ build when stale)",
+    "serving_vocabulary": "version check (+ first build; later ones in the background)",
     "synonyms": "synonym table",
     "parse_query": "typo/prefix/synonym expansion",
     "readable_filter": "reader filter (the SQL conditions)",

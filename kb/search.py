@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 import heapq
 import html
+import itertools
 import logging
 import math
 import re
@@ -39,7 +40,7 @@ from typing import Any
 from markupsafe import Markup, escape
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extract
-from sqlalchemy import ColumnElement, Connection, Engine, text
+from sqlalchemy import ColumnElement, Connection, Engine, event, text
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -223,6 +224,35 @@ def _refresh(engine: Engine, key: str) -> None:
     finally:
         with _cache_lock:
             _refreshing.discard(key)
+
+
+STALE_FLAG = "kb_search_stale"  # session.info key: articles or synonyms changed in this transaction
+
+
+@event.listens_for(Session, "after_flush")
+def _note_change(session: Session, _flush_context: object) -> None:
+    changed = itertools.chain(session.new, session.dirty, session.deleted)
+    if any(isinstance(instance, (Article, Synonym)) for instance in changed):
+        session.info[STALE_FLAG] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _refresh_after_commit(session: Session) -> None:
+    """An article or synonym change committed by this process starts the refresh at once,
+    so that the author's next search (and anyone's) already sees it: without this, the
+    first search after the change would notice it, start the refresh and still answer from
+    the previous vocabulary. Other processes notice the change on their next search."""
+    if not session.info.pop(STALE_FLAG, False):
+        return
+    engine = session.get_bind().engine
+    key = str(engine.url)
+    if key in _cache:  # nothing to refresh in a process that has not searched yet
+        _refresh_in_background(engine, key)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_change(session: Session) -> None:
+    session.info.pop(STALE_FLAG, None)
 
 
 def refreshing(key: str) -> bool:

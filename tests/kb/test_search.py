@@ -15,7 +15,7 @@ from hub.models import Role
 from kb.articles import ArticleInput, delete_article, save_article, set_status
 from kb.importer import import_directory
 from kb.models import Status
-from kb.search import search
+from kb.search import search, vocabulary
 from kb.synonyms import add_synonym, load_starter_synonyms
 from tests.factories import csrf_from, make_department, make_user, sign_in
 
@@ -23,6 +23,9 @@ CONTENT = Path(__file__).resolve().parents[2] / "kb" / "content"
 
 
 def slugs(session: Session, query: str, viewer=None, **filters) -> list[str]:  # type: ignore[no-untyped-def]
+    """What a search finds once the background refresh has caught up with the last change
+    (tests/kb/test_vocabulary_refresh.py covers the moment before)."""
+    vocabulary(session)
     return [r.article.slug for r in search(session, query, viewer=viewer, **filters).results]
 
 
