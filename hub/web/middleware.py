@@ -1,11 +1,12 @@
-"""ASGI middleware: request body limit, CSRF check on unsafe methods, security headers."""
+"""ASGI middleware: request body limit, NUL characters refused, CSRF check on unsafe
+methods, security headers."""
 
 from __future__ import annotations
 
 import hmac
 import json
 from html import escape
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_to_bytes
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
@@ -33,6 +34,14 @@ SECURITY_HEADERS = {
 
 TOO_LARGE = N_("Requête trop volumineuse.")
 CSRF_FAILED = N_("Jeton de sécurité (CSRF) absent ou expiré : rechargez la page et recommencez.")
+NUL_REFUSED = N_("La requête contient un caractère nul (NUL) : retirez-le et recommencez.")
+
+
+def _has_nul(encoded: bytes) -> bool:
+    """Whether URL-encoded text (a path, a query string, a urlencoded body) holds NUL, raw
+    or percent-encoded. No person types one; PostgreSQL refuses it in text (a 500), SQLite
+    stores it: refused at the door, one rule for every route."""
+    return b"\x00" in encoded or b"\x00" in unquote_to_bytes(encoded)
 
 
 async def _send_error(scope: Scope, send: Send, status: int, detail: str) -> None:
@@ -87,18 +96,33 @@ class RequestGuardMiddleware:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or _has_nul(scope.get("query_string", b"")):
+            await _send_error(scope, send, 422, NUL_REFUSED)
+            return
+        if scope["method"] in SAFE_METHODS:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
         declared = headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if (
+            declared
+            and declared.isascii()
+            and declared.isdigit()
+            and int(declared) > self.max_body_bytes
+        ):
             await _send_error(scope, send, 413, TOO_LARGE)
             return
         try:
             body = await self._read_body(receive)
         except BodyTooLarge:
             await _send_error(scope, send, 413, TOO_LARGE)
+            return
+
+        if await _form_has_nul(scope, headers, body):
+            await _send_error(scope, send, 422, NUL_REFUSED)
             return
 
         if not headers.get("authorization", "").lower().startswith("bearer "):
@@ -140,24 +164,46 @@ class RequestGuardMiddleware:
         return b"".join(chunks)
 
 
+def _replayed(scope: Scope, body: bytes) -> Request:
+    """A request reading `body` (already received) once."""
+    sent = False
+
+    async def once() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(scope, once)
+
+
+async def _form_has_nul(scope: Scope, headers: Headers, body: bytes) -> bool:
+    """NUL in a form's text: anywhere in a urlencoded body; in a multipart body, in the
+    text fields only (an uploaded file may hold any byte)."""
+    content_type = headers.get("content-type", "")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return _has_nul(body)
+    if content_type.startswith("multipart/form-data") and b"\x00" in body:
+        try:
+            form = await _replayed(scope, body).form()
+        except Exception:  # malformed: the route's own parsing answers it
+            return False
+        try:
+            return any(isinstance(v, str) and "\x00" in v for _, v in form.multi_items())
+        finally:
+            await form.close()
+    return False
+
+
 async def _form_token(scope: Scope, headers: Headers, body: bytes) -> str | None:
     content_type = headers.get("content-type", "")
     if content_type.startswith("application/x-www-form-urlencoded"):
         values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(CSRF_FIELD)
         return values[0] if values else None
     if content_type.startswith("multipart/form-data"):
-        sent = False
-
-        async def once() -> Message:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        request = Request(scope, once)
         try:
-            form = await request.form()
+            form = await _replayed(scope, body).form()
         except Exception:  # a malformed multipart body simply has no token
             return None
         try:
