@@ -57,11 +57,12 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from bench import load
@@ -110,6 +111,21 @@ QUESTION_TITLES = [
 ]
 
 Log = Callable[[str], None]
+
+
+T = TypeVar("T")
+
+
+def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """`asyncio.run(main())`, also when the calling thread already runs an event loop (a
+    pytest worker that ran the browser tests: Playwright's sync API keeps one running),
+    then in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rush") as pool:
+        return pool.submit(lambda: asyncio.run(main())).result()
 
 
 def _log(message: str) -> None:
@@ -914,7 +930,9 @@ def run_mix(
     a server already up; the acknowledged writes are in result["acks"]."""
     host, port = base_url.removeprefix("http://").rsplit(":", 1)
     tag = f"rush-{mix}-{connections}-{secrets.token_hex(3)}"
-    result = asyncio.run(_run(host, int(port), corpus, mix, connections, warmup, duration, tag))
+    result = run_async(
+        lambda: _run(host, int(port), corpus, mix, connections, warmup, duration, tag)
+    )
     result["problems"] = problems(result)
     log(
         f"{mix} x{connections}: {result['rps']:.0f} req/s, "
@@ -1134,7 +1152,7 @@ def hello_ceiling(
         figures["stalls"] = recorder.stalls
         return figures
 
-    return asyncio.run(go())
+    return run_async(go)
 
 
 def kb_index_time(base_url: str, corpus: Corpus, rounds: int = 20) -> dict[str, Any]:
@@ -1190,7 +1208,7 @@ def kb_index_time(base_url: str, corpus: Corpus, rounds: int = 20) -> dict[str, 
         )
         return out
 
-    return asyncio.run(go())
+    return run_async(go)
 
 
 # --- the whole benchmark ------------------------------------------------------------------

@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -134,7 +133,14 @@ def test_connections_are_spread_over_the_workers_and_a_crashed_one_comes_back(
         "the crashed worker's replacement",
         timeout=30,
     )
-    time.sleep(1)  # the replacement's startup (its own socket bound, the app loaded)
+    replacement = next(pid for pid in workers_of(server) if pid not in workers)
+    # Serving once the supervisor saw it answer (its socket bound, the app loaded), however
+    # long that takes on a busy machine: a fixed sleep was sometimes too short.
+    wait_for(
+        lambda: f"Child process [{replacement}] serving" in server.log_path.read_text(),
+        "the replacement serving",
+        timeout=120,
+    )
     connections = open_keepalive_connections(port, CONNECTIONS)
     try:
         spread = held_connections(server, port)
