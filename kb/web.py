@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import difflib
 from datetime import date
+from functools import partial
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -16,10 +18,12 @@ from hub.i18n import N_
 from hub.models import Role
 from hub.people import list_departments, require_role
 from hub.web.deps import CurrentUser, OptionalUser, SessionDep, flash
+from hub.web.params import parse_id
 from hub.web.rendering import render as render_page
 from kb import checklists
 from kb.articles import (
     ArticleInput,
+    ArticlePage,
     can_author,
     delete_article,
     get_article,
@@ -80,23 +84,24 @@ def kb_index(
     kind: str | None = None,
     audience: str | None = None,
     tag: str | None = None,
+    page: str = "1",
 ) -> Response:
-    """Browse and search; htmx asks for the results block only (active search)."""
+    """Browse (a page of the list) and search; htmx asks for the results block only (active
+    search)."""
     filters = {"kind": kind or None, "audience": audience or None, "tag": tag or None}
     response: SearchResponse | None = None
     log_ref = None
-    articles: list[Article] = []
+    listing: ArticlePage | None = None
     if q.strip():
         response, log_ref = _search_and_log(request, db, user, q, PAGE_RESULTS, **filters)
     else:
-        articles = list(
-            list_articles(
-                db,
-                viewer=user,
-                kind=filters["kind"],
-                audience=filters["audience"],
-                tag=filters["tag"],
-            )
+        listing = list_articles(
+            db,
+            viewer=user,
+            kind=filters["kind"],
+            audience=filters["audience"],
+            tag=filters["tag"],
+            page=parse_id(page) if page.strip() else 1,
         )
     return render_page(
         request,
@@ -105,7 +110,8 @@ def kb_index(
             "q": q,
             "response": response,
             "log_ref": log_ref,
-            "articles": articles,
+            "listing": listing,
+            "page_link": partial(_index_link, filters),
             "filters": filters,
             "kinds": list(Kind),
             # Only the audiences this reader may read: a filter that can only come back empty
@@ -115,6 +121,12 @@ def kb_index(
             "can_author": can_author(user),
         },
     )
+
+
+def _index_link(filters: dict[str, str | None], page: int) -> str:
+    """The address of one page of the KB index, with the same filters."""
+    query = {name: value for name, value in filters.items() if value}
+    return "/kb?" + urlencode({**query, "page": page})
 
 
 @router.get("/kb/suggest", name="kb_suggest")
@@ -401,8 +413,12 @@ def kb_edit(request: Request, db: SessionDep, user: CurrentUser, slug: str) -> R
 async def kb_update(request: Request, db: SessionDep, user: CurrentUser, slug: str) -> Response:
     form = await _form_dict(request)
     form["slug"] = slug  # the address of an existing article does not change
-    article = await run_in_threadpool(get_article, db, slug, viewer=user)
-    return await run_in_threadpool(_save, request, db, user, form, article=article)
+
+    def update() -> Response:  # one thread hop: the session's connection is taken once
+        article = get_article(db, slug, viewer=user)
+        return _save(request, db, user, form, article=article)
+
+    return await run_in_threadpool(update)
 
 
 def _save(

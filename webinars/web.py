@@ -308,15 +308,22 @@ async def _run(
         db.commit()
         return id_of(webinar), {}, changes
 
-    saved_id, errors, changes = await run_in_threadpool(work)
-    if saved_id is None:
-        webinar = await run_in_threadpool(get_session, db, webinar_id) if webinar_id else None
+    def refused(errors: dict[str, str]) -> Response:
+        webinar = get_session(db, webinar_id) if webinar_id else None
         return render(
             request,
             "webinars/edit.html",
             {"form": form, "errors": errors, "webinar": webinar},
             status=422,
         )
+
+    def save() -> tuple[int | None, Response | None, list[str]]:
+        saved_id, errors, changes = work()
+        return saved_id, refused(errors) if saved_id is None else None, changes
+
+    saved_id, refusal, changes = await run_in_threadpool(save)  # one thread hop
+    if refusal is not None:
+        return refusal
     if webinar_id is None:
         flash(request, N_("Séance créée."))
     elif changes:
