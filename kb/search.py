@@ -33,6 +33,7 @@ import threading
 import time
 from array import array
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -227,6 +228,9 @@ def _refresh(engine: Engine, key: str) -> None:
 
 
 STALE_FLAG = "kb_search_stale"  # session.info key: articles or synonyms changed in this transaction
+# Called with the database URL after this process committed a change of articles or synonyms
+# (kb.pages forgets the version of its cached pages).
+CHANGE_LISTENERS: list[Callable[[str], None]] = []
 
 
 @event.listens_for(Session, "after_flush")
@@ -246,6 +250,8 @@ def _refresh_after_commit(session: Session) -> None:
         return
     engine = session.get_bind().engine
     key = str(engine.url)
+    for listener in CHANGE_LISTENERS:
+        listener(key)
     if key in _cache:  # nothing to refresh in a process that has not searched yet
         _refresh_in_background(engine, key)
 

@@ -39,6 +39,8 @@ from kb.feedback import SearchLogRecorder, SearchTrail, content_gaps, record_fee
 from kb.importer import normalize_body
 from kb.markdown import checklist_items, render, render_inline
 from kb.models import Article, Audience, Kind, Status
+from kb.pages import pages as article_pages
+from kb.pages import version as pages_version
 from kb.search import SearchResponse, highlight_title, search
 from kb.synonyms import add_synonym, delete_synonym, list_synonyms
 
@@ -225,29 +227,47 @@ def kb_article(
     slug: str,
     from_search: str | None = None,
 ) -> Response:
-    article = get_article(db, slug, viewer=user)
     # Only the reader's own latest search gets the click (the reference comes from a link);
     # the next search is a new one.
     trail = SearchTrail.from_session(request.session.get("search_log"))
     if from_search and trail is not None and from_search == trail.ref:
-        _search_logs(request).click(ref=trail.ref, slug=article.slug)
+        clicked = get_article(db, slug, viewer=user)
+        _search_logs(request).click(ref=trail.ref, slug=clicked.slug)
         request.session.pop("search_log", None)
-    progress = None
-    if article.kind is Kind.checklist:
-        progress = checklists.progress(db, article=article, user=user)
-    return render_page(
-        request,
-        "kb/article.html",
-        {
-            "article": article,
-            "html": render(article.body),
-            "progress": progress,
-            "render_inline": render_inline,
-            "can_edit": can_author(user),
-            "tags": parse_tags(article.tags),
-            "feedback_sent": request.query_params.get("merci") == "1",
-        },
-    )
+
+    def build() -> Response:
+        article = get_article(db, slug, viewer=user)
+        progress = None
+        if article.kind is Kind.checklist:
+            progress = checklists.progress(db, article=article, user=user)
+        return render_page(
+            request,
+            "kb/article.html",
+            {
+                "article": article,
+                "html": render(article.body),
+                "progress": progress,
+                "render_inline": render_inline,
+                "can_edit": can_author(user),
+                "tags": parse_tags(article.tags),
+                "feedback_sent": request.query_params.get("merci") == "1",
+                # A shared (cached) page carries no CSRF token: the form comes on its own.
+                "lazy_form": user is None,
+            },
+        )
+
+    # The same page for every anonymous reader: cached (kb/pages.py); a signed-in reader's
+    # own page gets an ETag, kept private.
+    return article_pages.page(request, pages_version(db), build)
+
+
+@router.get("/kb/{slug}/feedback", name="kb_feedback_form")
+def kb_feedback_form(request: Request, db: SessionDep, user: OptionalUser, slug: str) -> Response:
+    """The feedback form on its own: loaded by htmx under a cached article page, or a page
+    of its own without JavaScript."""
+    article = get_article(db, slug, viewer=user)
+    template = "kb/_feedback.html" if request.headers.get("hx-request") else "kb/feedback.html"
+    return render_page(request, template, {"article": article, "feedback_sent": False})
 
 
 @router.get("/kb/{slug}/print", name="kb_print")

@@ -51,12 +51,14 @@ def fresh_process_caches() -> Iterator[None]:
     start and end every test with empty caches."""
     import hub.exams
     import hub.web.routes.exams
+    import kb.pages
     import kb.search
 
     def clear() -> None:
         hub.exams.forget_cache()
         hub.web.routes.exams.pages.clear()
         kb.search._cache.clear()
+        kb.pages.forget()
 
     clear()
     yield

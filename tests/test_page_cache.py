@@ -147,7 +147,11 @@ def _app_behind_the_middleware(cache: PageCache, page: SlowPage) -> tuple[Starle
 
     inner = Starlette(routes=[Route("/exams/{exam_id}", exam)])
     app = PageCacheMiddleware(
-        inner, cache=cache, prefixes=("/exams",), version=lambda: 1, locale=lambda _: ""
+        inner,
+        cache=cache,
+        accept=lambda scope: scope["path"].startswith("/exams"),
+        version=lambda: 1,
+        locale=lambda _: "",
     )
     return app, calls  # type: ignore[return-value]
 

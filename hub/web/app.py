@@ -20,6 +20,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import kb.pages
 import kb.search
 from hub import __version__
 from hub.byproducts import Flusher
@@ -123,8 +124,16 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
     app.add_middleware(
         PageCacheMiddleware,
         cache=exams.pages,
-        prefixes=("/exams", "/api/exams"),
+        accept=lambda scope: scope["path"].startswith(("/exams", "/api/exams")),
         version=partial(fresh_version, str(engine.url)),
+        locale=pick_locale,
+    )
+    # And the anonymous knowledge-base article pages (kb/pages.py).
+    app.add_middleware(
+        PageCacheMiddleware,
+        cache=kb.pages.pages,
+        accept=kb.pages.cacheable,
+        version=partial(kb.pages.fresh_version, str(engine.url)),
         locale=pick_locale,
     )
     # Page views by role and area, cached pages included (no personal trail is kept).

@@ -238,22 +238,18 @@ class PageCacheMiddleware:
         app: ASGIApp,
         *,
         cache: PageCache,
-        prefixes: tuple[str, ...],
+        accept: Callable[[Scope], bool],
         version: Callable[[], object | None],
         locale: Callable[[str | None], str],
     ) -> None:
         self.app = app
         self.cache = cache
-        self.prefixes = prefixes
+        self.accept = accept  # the addresses whose pages this cache holds
         self.version = version
         self.locale = locale
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["method"] in ("GET", "HEAD")
-            and scope["path"].startswith(self.prefixes)
-        ):
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and self.accept(scope):
             session = scope.get("session") or {}
             headers = Headers(scope=scope)
             if "uid" not in session and "flash" not in session and "authorization" not in headers:

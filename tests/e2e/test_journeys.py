@@ -388,6 +388,7 @@ def test_elearning_team_crisis_webinar_and_article(
         expect(teacher.get_by_text(answer)).to_be_visible()
         team.goto(f"/questions/{question_id}")
         expect(team.get_by_role("link", name=title)).to_have_attribute("href", f"/kb/{slug}")
+        team.bring_to_front()  # a page behind another one cannot always be captured
         team.screenshot(path=results_dir / "journey-elearning-question.png", full_page=True)
     finally:
         switch_crisis_off(team)

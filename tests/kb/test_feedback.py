@@ -83,7 +83,11 @@ def test_send_feedback_with_plain_form_stores_vote_and_comment(
     assert "Cet article vous a-t-il aidé ?" not in thanks
 
     with TestClient(app, follow_redirects=False) as anonymous:  # anyone who reads may vote
-        token = csrf_from(anonymous.get(URL).text)
+        # The shared (cached) article page links to the form, which comes on its own.
+        article_page = anonymous.get(URL)
+        assert "set-cookie" not in article_page.headers
+        assert f'href="{URL}/feedback"' in article_page.text
+        token = csrf_from(anonymous.get(f"{URL}/feedback").text)
         anonymous.post(f"{URL}/feedback", data={"helpful": "1", "csrf_token": token})
 
     stored = [(f.helpful, f.comment, f.user_id) for f in _feedback(db)]
@@ -110,7 +114,7 @@ def test_send_feedback_with_htmx_returns_thanks_in_place(client: TestClient, db:
 
 def test_feedback_with_too_long_comment_is_refused(client: TestClient, db: Session) -> None:
     _article(db)
-    token = csrf_from(client.get(URL).text)
+    token = csrf_from(client.get(f"{URL}/feedback").text)
     response = client.post(
         f"{URL}/feedback", data={"helpful": "0", "comment": "x" * 1001, "csrf_token": token}
     )

@@ -217,9 +217,7 @@ def test_a_rebuild_takes_no_connection_a_search_is_holding(db: Session, starter_
         assert search(request, "examen", viewer=team).results  # holds the one connection
         # Another process's edit (plain SQL: this process's commit hook does not see it).
         with db.get_bind().engine.begin() as other:
-            other.execute(
-                text("INSERT INTO synonym (term, expansion) VALUES ('quokka', 'examen')")
-            )
+            other.execute(text("INSERT INTO synonym (term, expansion) VALUES ('quokka', 'examen')"))
         request.rollback()  # a new request's transaction, same connection
         started = time.perf_counter()
         assert search(request, "examen", viewer=team).results

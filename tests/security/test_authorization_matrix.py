@@ -105,6 +105,7 @@ MATRIX: dict[str, Row] = {
     "GET /kb/suggest": R(PUBLIC, query={"q": "moodle"}),
     "GET /kb/{slug}": R(TEACHER_ARTICLE),
     "GET /kb/{slug}/print": R(TEACHER_ARTICLE),
+    "GET /kb/{slug}/feedback": R(TEACHER_ARTICLE),
     "GET /api/kb/search": R(PUBLIC, query={"q": "quiz"}),
     "GET /api/kb/articles/{slug}": R(
         (A401, N404, OK, OK, OK, OK), why="not public: anonymous readers are asked for a token"

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+import kb.pages
 from hub import crisis_mode, readiness
 from hub.crisis import crisis_state
 from hub.errors import InvalidInput
@@ -108,7 +109,9 @@ def crisis_switch(
         db.rollback()
         return _page(request, db, user, status=422, errors=exc.fields, form=form)
     db.commit()
-    forget_cache()  # cached anonymous exam pages carry the banner: re-render them now
+    # Cached anonymous pages (exams, articles) carry the banner: re-render them now.
+    forget_cache()
+    kb.pages.forget()
     if action == "on":
         flash(
             request,
