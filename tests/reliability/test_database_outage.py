@@ -227,6 +227,15 @@ def test_sqlite_locked_beyond_the_busy_timeout_is_a_503(
             )
             assert page.status_code == 503, page.text[:500]
             assert UNAVAILABLE in page.text and page.headers["content-type"].startswith("text/html")
+            # The hub's own page, for the person signed in, rendered without the database
+            # (before: the error page itself failed and left bare text).
+            assert "/static/hub.css" in page.text and "Mes questions" in page.text, page.text
+
+            # Reading goes on meanwhile: a search writes nothing in its request.
+            found = browser.get("/kb/suggest", params={"q": "quiz"})
+            assert found.status_code == 200, found.text[:500]
+            results = browser.get("/kb", params={"q": "quiz"})
+            assert results.status_code == 200, results.text[:500]
         finally:
             blocker.execute("ROLLBACK")
             blocker.close()

@@ -1,0 +1,69 @@
+"""The connection rule (docs/architecture.md, "Connections and threads"): a request holds at
+most one pooled connection at a time. With as many connections as web threads, a request
+that needed a second one could wait for it behind requests that each held their first:
+issue 14's freeze (the crisis banner read in a second session whenever its cache expired,
+40 threads waiting on 15 connections until the 30 s pool timeout)."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+from sqlmodel import Session
+
+import hub.crisis_mode
+from hub.models import Role
+from tests.factories import make_department, make_user, sign_in
+
+PAGES = {
+    None: ["/", "/kb", "/kb?q=examen", "/kb/suggest?q=enregistrer", "/kb/examen-acces-etudiant",
+           "/exams", "/api/kb/search?q=quiz"],
+    Role.teacher: ["/", "/kb", "/kb?q=capsule+video", "/kb/suggest?q=mot+de+pas",
+                   "/kb/capsule-video-enregistrer", "/questions", "/questions/new",
+                   "/questions/suggest?title=quiz+moodle", "/webinars", "/account"],
+    Role.referent: ["/", "/queues", "/kb/new"],
+    Role.elearning: ["/", "/dashboard", "/crisis", "/queues/elearning", "/kb/gaps", "/kb/synonyms"],
+}  # fmt: skip
+
+
+def test_no_request_holds_two_connections_at_once(
+    app: Any, db: Session, starter_pack: None
+) -> None:
+    make_department(db)
+    engine = app.state.engine
+    owners: dict[int, int] = {}  # connection record -> the thread that checked it out
+    held: defaultdict[int, int] = defaultdict(int)  # thread -> connections it holds
+    breaches: list[str] = []
+    visiting = [""]
+
+    def checkout(_dbapi: object, record: object, _proxy: object) -> None:
+        thread = threading.get_ident()
+        owners[id(record)] = thread
+        held[thread] += 1
+        if held[thread] > 1:
+            breaches.append(f"{visiting[0]}: {held[thread]} connections in one thread")
+
+    def checkin(_dbapi: object, record: object) -> None:
+        thread = owners.pop(id(record), None)
+        if thread is not None:
+            held[thread] -= 1
+
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "checkin", checkin)
+    try:
+        for role, paths in PAGES.items():
+            with TestClient(app, follow_redirects=False) as client:
+                if role is not None:
+                    sign_in(client, make_user(db, role))
+                for path in paths:
+                    hub.crisis_mode.forget_banner()  # its cache expired: read again
+                    visiting[0] = f"{role.value if role else 'anonymous'} {path}"
+                    response = client.get(path)
+                    assert response.status_code < 400, (visiting[0], response.status_code)
+    finally:
+        event.remove(engine, "checkout", checkout)
+        event.remove(engine, "checkin", checkin)
+    assert not breaches, breaches
