@@ -43,6 +43,7 @@ from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extract
 from sqlalchemy import ColumnElement, Connection, Engine, event, text
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
 from hub.db import WRITE_OPTION
@@ -805,7 +806,10 @@ def search(
     kind: str | None = None,
     audience: str | None = None,
     tag: str | None = None,
+    snippets: bool = True,
 ) -> SearchResponse:
+    """The `limit` best published articles this viewer may read for `query`; with
+    `snippets`, each with a highlighted passage (the list of titles needs none)."""
     raw_query = query[:MAX_QUERY_LENGTH]  # a trailing space means the last word is complete
     query = raw_query.strip()
     if not query:
@@ -820,9 +824,7 @@ def search(
     if tag:
         filters.append(col(Article.search_tags).contains(" ".join(analyze(tag))))
 
-    required = [t for t in terms if not t.from_synonym and t.alternatives]
     unknown = [t.typed for t in terms if not t.from_synonym and not t.alternatives]
-    optional = [t for t in terms if t.from_synonym]
     dropped = list(unknown)
     departments = reader_departments(session, viewer)
     readable_key = (
@@ -834,7 +836,85 @@ def search(
         audience,
         tag,
     )
-    readable = _readable_ids(session, filters, readable_key)
+    ranking_key = (readable_key, raw_query, limit)
+    ranked = _ranked_cache_get(ranking_key)
+    if ranked is None:
+        readable = _readable_ids(session, filters, readable_key)
+        ranked = _ranked(session, vocab, terms, readable, limit, list(dropped))
+        _ranked_cache_put(ranking_key, ranked)
+    top, scores, dropped = ranked.top, ranked.scores, list(ranked.dropped)
+    # The reader's filters again: the vocabulary (and the readable set cached with its
+    # generation) may be one refresh behind an article archived or restricted meanwhile.
+    shown = select(Article).where(col(Article.id).in_(top), *filters)
+    if not snippets:  # the list of titles (search-as-you-type): no body read
+        shown = shown.options(load_only(*(getattr(Article, name) for name in LISTED_COLUMNS)))
+    articles = {article.id: article for article in session.exec(shown)} if top else {}
+    results = []
+    for article_id in top:
+        article = articles.get(article_id)
+        if article is None:  # deleted, unpublished or restricted since the ids were read
+            continue
+        matched = _matched(article_id, terms, vocab)
+        snippet = Markup("")
+        if snippets:
+            source = article.summary or snippet_text(article.body)
+            snippet = highlight(source, matched)
+            if "<mark>" not in snippet:
+                snippet = highlight(snippet_text(article.body), matched) or snippet
+        results.append(
+            Result(
+                article=article,
+                score=round(scores[article_id], 3),
+                matched_terms=matched,
+                snippet=snippet,
+            )
+        )
+    return SearchResponse(query=query, results=results, terms=terms, dropped=dropped)
+
+
+@dataclass(frozen=True)
+class _Ranking:
+    top: list[int]
+    scores: dict[int, float]  # of the top ids
+    dropped: tuple[str, ...]
+
+
+# Rankings remembered per (reader filter and generation, query as typed, limit): people type
+# the same first letters ("enr", "enreg", "quiz mo"...), and a ranking is a pure function of
+# these. A new generation is a new key; the old ones age out.
+RANKINGS = 4096
+_rankings: OrderedDict[tuple[object, ...], _Ranking] = OrderedDict()
+_rankings_lock = threading.Lock()  # memory only
+LISTED_COLUMNS = ("id", "slug", "title", "kind", "audience", "summary")
+
+
+def _ranked_cache_get(key: tuple[object, ...]) -> _Ranking | None:
+    with _rankings_lock:
+        hit = _rankings.get(key)
+        if hit is not None:
+            _rankings.move_to_end(key)
+        return hit
+
+
+def _ranked_cache_put(key: tuple[object, ...], ranking: _Ranking) -> None:
+    with _rankings_lock:
+        _rankings[key] = ranking
+        while len(_rankings) > RANKINGS:
+            _rankings.popitem(last=False)
+
+
+def _ranked(
+    session: Session,
+    vocab: Vocabulary,
+    terms: list[QueryTerm],
+    readable: frozenset[int],
+    limit: int,
+    dropped: list[str],
+) -> _Ranking:
+    """Match every required word (dropping the rarest one while nothing matches), rank, keep
+    the `limit` best."""
+    required = [t for t in terms if not t.from_synonym and t.alternatives]
+    optional = [t for t in terms if t.from_synonym]
     matches: list[int] = []
     while True:
         groups = [set(t.alternatives) for t in required]
@@ -854,26 +934,4 @@ def search(
 
     scores = _rank(matches, terms, vocab)
     top = _best(scores, limit, vocab.slugs)
-    # The reader's filters again: the vocabulary (and the readable set cached with its
-    # generation) may be one refresh behind an article archived or restricted meanwhile.
-    shown = select(Article).where(col(Article.id).in_(top), *filters)
-    articles = {article.id: article for article in session.exec(shown)} if top else {}
-    results = []
-    for article_id in top:
-        article = articles.get(article_id)
-        if article is None:  # deleted, unpublished or restricted since the ids were read
-            continue
-        matched = _matched(article_id, terms, vocab)
-        source = article.summary or snippet_text(article.body)
-        snippet = highlight(source, matched)
-        if "<mark>" not in snippet:
-            snippet = highlight(snippet_text(article.body), matched) or snippet
-        results.append(
-            Result(
-                article=article,
-                score=round(scores[article_id], 3),
-                matched_terms=matched,
-                snippet=snippet,
-            )
-        )
-    return SearchResponse(query=query, results=results, terms=terms, dropped=dropped)
+    return _Ranking(top=top, scores={i: scores[i] for i in top}, dropped=tuple(dropped))

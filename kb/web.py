@@ -60,10 +60,17 @@ def _search_logs(request: Request) -> SearchLogRecorder:
 
 
 def _search_and_log(
-    request: Request, db: SessionDep, user: OptionalUser, q: str, limit: int, **filters: str | None
+    request: Request,
+    db: SessionDep,
+    user: OptionalUser,
+    q: str,
+    limit: int,
+    *,
+    snippets: bool = True,
+    filters: dict[str, str | None] | None = None,
 ) -> tuple[SearchResponse, str | None]:
     """Search, and record the search in memory (written in a batch: a GET writes nothing)."""
-    response = search(db, q, viewer=user, limit=limit, **filters)
+    response = search(db, q, viewer=user, limit=limit, snippets=snippets, **(filters or {}))
     log_ref = None
     if response.query:
         trail = _search_logs(request).record(
@@ -95,7 +102,7 @@ def kb_index(
     log_ref = None
     listing: ArticlePage | None = None
     if q.strip():
-        response, log_ref = _search_and_log(request, db, user, q, PAGE_RESULTS, **filters)
+        response, log_ref = _search_and_log(request, db, user, q, PAGE_RESULTS, filters=filters)
     else:
         listing = list_articles(
             db,
@@ -135,7 +142,9 @@ def _index_link(filters: dict[str, str | None], page: int) -> str:
 def kb_suggest(request: Request, db: SessionDep, user: OptionalUser, q: str = "") -> Response:
     """The header's search-as-you-type list (an htmx partial; a plain GET works too)."""
     response, log_ref = (
-        _search_and_log(request, db, user, q, SUGGESTIONS) if q.strip() else (None, None)
+        _search_and_log(request, db, user, q, SUGGESTIONS, snippets=False)
+        if q.strip()
+        else (None, None)
     )
     return render_page(
         request,

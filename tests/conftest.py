@@ -58,6 +58,7 @@ def fresh_process_caches() -> Iterator[None]:
         hub.exams.forget_cache()
         hub.web.routes.exams.pages.clear()
         kb.search._cache.clear()
+        kb.search._rankings.clear()
         kb.pages.forget()
 
     clear()
