@@ -130,6 +130,22 @@ def readable_filter(session: Session, user: User | None) -> list[ColumnElement[b
     return conditions
 
 
+def readable_by(article: Article, user: User | None, departments: set[int] | None) -> bool:
+    """`readable_filter` in Python, for rows already read by id (`departments` is
+    `reader_departments(session, user)`). Reason: with the reader's conditions in SQL, SQLite
+    picked the status index over the primary key and scanned every published article to
+    return six (2-3 ms of each search-as-you-type request at 5,000 articles)."""
+    return (
+        article.status is Status.published
+        and article.audience in readable_audiences(user)
+        and (
+            departments is None
+            or article.department_id is None
+            or article.department_id in departments
+        )
+    )
+
+
 def can_author(user: User | None) -> bool:
     return user is not None and user.is_active and user.role in AUTHORS
 

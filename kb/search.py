@@ -49,7 +49,7 @@ from sqlmodel import Session, col, select
 from hub.db import WRITE_OPTION
 from hub.models import User
 from kb.analyzer import STOPWORDS, analyze, fold, stem, words
-from kb.articles import readable_filter, reader_departments
+from kb.articles import readable_by, readable_filter, reader_departments
 from kb.models import Article, Audience, Kind, Status, Synonym
 
 PREFIX_EXPANSIONS = 12  # vocabulary words a partial last word may stand for
@@ -816,14 +816,6 @@ def search(
         return SearchResponse(query=query, results=[], terms=[], dropped=[])
     vocab = serving_vocabulary(session)
     terms = parse_query(raw_query, vocab, vocab.synonyms)
-    filters = readable_filter(session, viewer)
-    if kind and kind in Kind.__members__:
-        filters.append(col(Article.kind) == Kind(kind))
-    if audience and audience in Audience.__members__:
-        filters.append(col(Article.audience) == Audience(audience))
-    if tag:
-        filters.append(col(Article.search_tags).contains(" ".join(analyze(tag))))
-
     unknown = [t.typed for t in terms if not t.from_synonym and not t.alternatives]
     dropped = list(unknown)
     departments = reader_departments(session, viewer)
@@ -839,16 +831,32 @@ def search(
     ranking_key = (readable_key, raw_query, limit)
     ranked = _ranked_cache_get(ranking_key)
     if ranked is None:
+        filters = readable_filter(session, viewer)
+        if kind and kind in Kind.__members__:
+            filters.append(col(Article.kind) == Kind(kind))
+        if audience and audience in Audience.__members__:
+            filters.append(col(Article.audience) == Audience(audience))
+        if tag:
+            filters.append(col(Article.search_tags).contains(" ".join(analyze(tag))))
         readable = _readable_ids(session, filters, readable_key)
         ranked = _ranked(session, vocab, terms, readable, limit, list(dropped))
         _ranked_cache_put(ranking_key, ranked)
     top, scores, dropped = ranked.top, ranked.scores, list(ranked.dropped)
-    # The reader's filters again: the vocabulary (and the readable set cached with its
-    # generation) may be one refresh behind an article archived or restricted meanwhile.
-    shown = select(Article).where(col(Article.id).in_(top), *filters)
+    # Read by primary key, then the reader's conditions again: the vocabulary (and the
+    # readable set cached with its generation) may be one refresh behind an article
+    # archived or restricted meanwhile.
+    shown = select(Article).where(col(Article.id).in_(top))
     if not snippets:  # the list of titles (search-as-you-type): no body read
         shown = shown.options(load_only(*(getattr(Article, name) for name in LISTED_COLUMNS)))
-    articles = {article.id: article for article in session.exec(shown)} if top else {}
+    articles = (
+        {
+            article.id: article
+            for article in session.exec(shown)
+            if readable_by(article, viewer, departments)
+        }
+        if top
+        else {}
+    )
     results = []
     for article_id in top:
         article = articles.get(article_id)
@@ -885,7 +893,7 @@ class _Ranking:
 RANKINGS = 4096
 _rankings: OrderedDict[tuple[object, ...], _Ranking] = OrderedDict()
 _rankings_lock = threading.Lock()  # memory only
-LISTED_COLUMNS = ("id", "slug", "title", "kind", "audience", "summary")
+LISTED_COLUMNS = ("id", "slug", "title", "kind", "audience", "summary", "status", "department_id")
 
 
 def _ranked_cache_get(key: tuple[object, ...]) -> _Ranking | None:
