@@ -73,7 +73,9 @@ def test_teacher_finds_tutorial_with_misspelt_query(page: Page, hub_server: HubS
     expect(wanted).to_have_attribute("href", re.compile(r"^/kb/capsule-video-enregistrer\b"))
     wanted.click()
 
-    expect(page).to_have_url(re.compile(r"/kb/capsule-video-enregistrer(\?from_search=[0-9a-f]+)?$"))
+    expect(page).to_have_url(
+        re.compile(r"/kb/capsule-video-enregistrer(\?from_search=[0-9a-f]+)?$")
+    )
     expect(page.get_by_role("heading", level=1)).to_have_text("Enregistrer une capsule vidéo")
 
 
