@@ -203,22 +203,10 @@ def _refresh_in_background(bind: Engine | Connection, key: str) -> None:
 
 
 def _refresh(engine: Engine, key: str) -> None:
-    """Bring the cached vocabulary up to the database's generation: a short session of its
-    own reads the version, the published rows and the synonyms and returns its connection
-    before the (CPU-only) build; the result replaces the cached vocabulary only if that is
-    still the one the build started from. No lock is held meanwhile but the claim, which no
-    one waits on. Edits made during a build are picked up by the next round."""
+    """The background refresh thread's work (`_catch_up`), errors logged: the previous
+    vocabulary keeps serving, and a search retries RETRY_SECONDS later."""
     try:
-        for _ in range(REFRESH_ROUNDS):
-            previous = _cache.get(key)
-            with Session(engine) as session:
-                version = _version(session)
-                if previous is not None and previous.version == version:
-                    return
-                rows, synonym_table = _read(session)
-            vocab = _built(version, rows, synonym_table, previous)
-            if not _store(key, previous, vocab):
-                return  # cleared or replaced meanwhile: the next search starts over
+        _catch_up(engine, key)
     except Exception:
         logger.exception("search vocabulary refresh failed (the previous one keeps serving)")
         with _cache_lock:
@@ -226,6 +214,22 @@ def _refresh(engine: Engine, key: str) -> None:
     finally:
         with _cache_lock:
             _refreshing.discard(key)
+
+
+def _catch_up(engine: Engine, key: str) -> None:
+    """Bring the cached vocabulary up to the database's generation: a short session of its
+    own reads the version, the published rows and the synonyms and returns its connection
+    before the (CPU-only) build; the result replaces the cached vocabulary only if that is
+    still the one the build started from (else the version is checked again). No lock is
+    held meanwhile. Edits made during a build are picked up by the next round."""
+    for _ in range(REFRESH_ROUNDS):
+        previous = _cache.get(key)
+        with Session(engine) as session:
+            version = _version(session)
+            if previous is not None and previous.version == version:
+                return
+            rows, synonym_table = _read(session)
+        _store(key, previous, _built(version, rows, synonym_table, previous))
 
 
 STALE_FLAG = "kb_search_stale"  # session.info key: articles or synonyms changed in this transaction
@@ -243,17 +247,26 @@ def _note_change(session: Session, _flush_context: object) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _refresh_after_commit(session: Session) -> None:
-    """An article or synonym change committed by this process starts the refresh at once,
-    so that the author's next search (and anyone's) already sees it: without this, the
-    first search after the change would notice it, start the refresh and still answer from
-    the previous vocabulary. Other processes notice the change on their next search."""
+    """An article or synonym change committed by this process is in this process's
+    vocabulary when the commit returns: the author's next search, and anyone's here, finds
+    it. The committing request pays for it, outside its transaction and holding no lock: a
+    patch of the changed articles (milliseconds; a full rebuild only right after a start,
+    before the first build is done). Without this, the first search after the change only
+    noticed it and still answered from the previous vocabulary. Other processes notice the
+    change at their next search and refresh in the background."""
     if not session.info.pop(STALE_FLAG, False):
         return
     engine = session.get_bind().engine
     key = str(engine.url)
     for listener in CHANGE_LISTENERS:
         listener(key)
-    if key in _cache:  # nothing to refresh in a process that has not searched yet
+    if key not in _cache and not refreshing(key):
+        return  # this process serves no search (a command): nothing to keep current
+    reader = engine.execution_options(**{WRITE_OPTION: False})
+    try:
+        _catch_up(reader, key)
+    except Exception:
+        logger.exception("search vocabulary update after a change failed; refreshing later")
         _refresh_in_background(engine, key)
 
 
