@@ -183,8 +183,8 @@ def test_a_change_committed_here_is_served_without_a_search_noticing_it(
     db: Session, engine: Engine, starter_pack: None
 ) -> None:
     """The author publishes, and the very next search (the header's, one request) finds the
-    article: the commit brought this process's vocabulary up to date. Before, the first search after the
-    change only noticed it and answered from the previous vocabulary (the e2e journey's
+    article: the commit brought this process's vocabulary up to date. Before, the first search
+    after the change only noticed it and answered from the previous vocabulary (the e2e journey's
     header search missed the article it had just published)."""
     team = make_user(db, Role.elearning)
     assert timed_search(engine, "examen", team)[2] > 0  # the vocabulary, built
