@@ -90,6 +90,11 @@ class SearchTrail:
         return None
 
 
+def reader_role(user: User | None) -> str:
+    """The role a search is logged under."""
+    return user.role.value if user else "anonymous"
+
+
 class SearchLogRecorder:
     """Search logs and clicks of this process, written in batches by hub.byproducts.Flusher.
 
@@ -111,13 +116,13 @@ class SearchLogRecorder:
         *,
         query: str,
         result_count: int,
-        user: User | None,
+        role: str,
         previous: SearchTrail | None = None,
         now: datetime | None = None,
     ) -> SearchTrail:
         """Record a search; a refinement of the same reader's previous search (within
         KEYSTROKE_WINDOW, not clicked, one query a prefix of the other) keeps its reference.
-        Keeps no user id, only the role."""
+        Keeps no user id, only the role (`reader_role`)."""
         now = now or utcnow()
         normalized = normalize_query(query)
         ref = secrets.token_hex(8)
@@ -135,7 +140,7 @@ class SearchLogRecorder:
             query=query[:200],
             normalized=normalized,
             result_count=result_count,
-            role=user.role.value if user else "anonymous",
+            role=role,
             created_at=now,
         )
         with self.lock:

@@ -76,6 +76,13 @@ def fresh_version(engine_url: str, *, now: float | None = None) -> object | None
         return None
 
 
+def fresh_generation(engine_url: str) -> object | None:
+    """The search index generation part of `fresh_version` (remembered search-as-you-type
+    lists depend on it, not on the banner: kb/suggest.py)."""
+    checked = fresh_version(engine_url)
+    return None if checked is None else checked[0]  # type: ignore[index]
+
+
 def cacheable(scope: Scope) -> bool:
     """An article page (not /kb/new and the like), not a click from a search result (the
     route credits that click to the reader's search)."""

@@ -808,6 +808,7 @@ class SearchResponse:
     results: list[Result]
     terms: list[QueryTerm]
     dropped: list[str]  # query words ignored to find something
+    generation: object = None  # of the vocabulary that ranked the results
 
 
 def search(
@@ -890,7 +891,9 @@ def search(
                 snippet=snippet,
             )
         )
-    return SearchResponse(query=query, results=results, terms=terms, dropped=dropped)
+    return SearchResponse(
+        query=query, results=results, terms=terms, dropped=dropped, generation=vocab.version
+    )
 
 
 @dataclass(frozen=True)

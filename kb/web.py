@@ -21,6 +21,7 @@ from hub.web.deps import CurrentUser, OptionalUser, SessionDep, flash
 from hub.web.params import parse_id
 from hub.web.rendering import render as render_page
 from kb import checklists
+from kb import suggest as remembered_suggestions
 from kb.articles import (
     ArticleInput,
     ArticlePage,
@@ -31,11 +32,18 @@ from kb.articles import (
     list_revisions,
     parse_tags,
     readable_audiences,
+    reader_departments,
     restore_revision,
     save_article,
     set_status,
 )
-from kb.feedback import SearchLogRecorder, SearchTrail, content_gaps, record_feedback
+from kb.feedback import (
+    SearchLogRecorder,
+    SearchTrail,
+    content_gaps,
+    reader_role,
+    record_feedback,
+)
 from kb.importer import normalize_body
 from kb.markdown import checklist_items, render, render_inline
 from kb.models import Article, Audience, Kind, Status
@@ -76,7 +84,7 @@ def _search_and_log(
         trail = _search_logs(request).record(
             query=response.query,
             result_count=len(response.results),
-            user=user,
+            role=reader_role(user),
             previous=SearchTrail.from_session(request.session.get("search_log")),
         )
         request.session["search_log"] = trail.to_session()
@@ -140,12 +148,19 @@ def _index_link(filters: dict[str, str | None], page: int) -> str:
 
 @router.get("/kb/suggest", name="kb_suggest")
 def kb_suggest(request: Request, db: SessionDep, user: OptionalUser, q: str = "") -> Response:
-    """The header's search-as-you-type list (an htmx partial; a plain GET works too)."""
+    """The header's search-as-you-type list (an htmx partial; a plain GET works too). A
+    signed-in reader's list is remembered: their next keystrokes, and anyone's typing the same
+    thing with the same reader filter, are answered from memory (kb/suggest.py)."""
     response, log_ref = (
         _search_and_log(request, db, user, q, SUGGESTIONS, snippets=False)
         if q.strip()
         else (None, None)
     )
+    if response is not None and user is not None:
+        pages_version(db)  # the generation the remembered answers are checked against
+        remembered_suggestions.remember(
+            str(db.get_bind().engine.url), user, reader_departments(db, user), q, response
+        )
     return render_page(
         request,
         "kb/_suggestions.html",
@@ -592,7 +607,7 @@ def api_search(
     )
     if response.query:
         _search_logs(request).record(
-            query=response.query, result_count=len(response.results), user=user
+            query=response.query, result_count=len(response.results), role=reader_role(user)
         )
     return SearchPublic(
         query=response.query,

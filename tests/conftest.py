@@ -53,6 +53,7 @@ def fresh_process_caches() -> Iterator[None]:
     import hub.web.routes.exams
     import kb.pages
     import kb.search
+    import kb.suggest
 
     def clear() -> None:
         hub.exams.forget_cache()
@@ -60,6 +61,7 @@ def fresh_process_caches() -> Iterator[None]:
         kb.search._cache.clear()
         kb.search._rankings.clear()
         kb.pages.forget()
+        kb.suggest.forget()
 
     clear()
     yield

@@ -57,6 +57,7 @@ from hub.web.routes import teams as teams_routes
 from hub.web.sessions import SessionMiddleware
 from kb import web as kb_web
 from kb.feedback import SearchLogRecorder
+from kb.suggest import SuggestMiddleware
 from webinars import web as webinars_web
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,14 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
     )
     # Page views by role and area, cached pages included (no personal trail is kept).
     app.add_middleware(VisitCounterMiddleware, recorder=visits)
+    # A signed-in reader's search-as-you-type, answered from memory (kb/suggest.py).
+    app.add_middleware(
+        SuggestMiddleware,
+        engine_url=str(engine.url),
+        generation=partial(kb.pages.fresh_generation, str(engine.url)),
+        renderer=app.state.renderer,
+        search_logs=search_logs,
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
