@@ -8,6 +8,7 @@ import secrets
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from hub.db import begin_write
 from hub.errors import InvalidInput, NotFound
 from hub.i18n import N_
 from hub.models import ShortLink
@@ -28,6 +29,9 @@ def short_link_for(session: Session, target: str) -> ShortLink:
     existing = session.exec(select(ShortLink).where(ShortLink.target == target)).first()
     if existing is not None:
         return existing
+    # Created on a GET (the poster page): the read transaction ends and a write one begins,
+    # never an upgrade in place (on SQLite, "database is locked" at once under load).
+    begin_write(session)
     for _ in range(5):
         link = ShortLink(code=_new_code(), target=target)
         try:

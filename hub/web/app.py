@@ -25,7 +25,7 @@ import kb.search
 from hub import __version__
 from hub.byproducts import Flusher
 from hub.crisis_mode import cached_banner
-from hub.db import make_engine, writer
+from hub.db import make_engine, reader, writer
 from hub.errors import HubError, InvalidInput, NotSignedIn
 from hub.exams import fresh_version
 from hub.i18n import N_, pick_locale
@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
     app.state.visits = visits
     app.state.search_logs = search_logs
     app.state.byproducts = byproducts
+    app.state.read_engine = reader(engine)
     app.state.write_engine = writer(engine)
     app.state.scheduler = None
     app.state.renderer = Renderer(
