@@ -170,10 +170,8 @@ def get_article(session: Session, slug: str, *, viewer: User | None) -> Article:
             or (article.department_id in served_department_ids(session, viewer))
         ):
             return article
-    visible = session.exec(
-        select(Article.id).where(Article.id == article.id, *readable_filter(session, viewer))
-    ).first()
-    if visible is None:
+    # The row is read already: the reader's conditions checked here, not by a second query.
+    if not readable_by(article, viewer, reader_departments(session, viewer)):
         if viewer is None and article.status is Status.published:
             raise NotSignedIn(N_("Connectez-vous pour lire cet article."))
         raise NotFound(N_("Article introuvable."))

@@ -282,7 +282,7 @@ def kb_article(
 
     # The same page for every anonymous reader: cached (kb/pages.py); a signed-in reader's
     # own page gets an ETag, kept private.
-    return article_pages.page(request, pages_version(db), build)
+    return article_pages.page(request, partial(pages_version, db), build)
 
 
 @router.get("/kb/{slug}/feedback", name="kb_feedback_form")

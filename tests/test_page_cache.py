@@ -117,7 +117,7 @@ def test_threads_hitting_a_cold_cache_render_the_page_once() -> None:
 
     def read() -> tuple[int, bytes]:
         start.wait()
-        response = cache.page(_request(), 1, page)
+        response = cache.page(_request(), lambda: 1, page)
         return response.status_code, bytes(response.body)
 
     with ThreadPoolExecutor(readers) as pool:
@@ -143,7 +143,7 @@ def _app_behind_the_middleware(cache: PageCache, page: SlowPage) -> tuple[Starle
 
     def exam(request: Request) -> Response:  # a sync route, in the thread pool like ours
         calls.append(request.url.path)
-        return cache.page(request, 1, page)
+        return cache.page(request, lambda: 1, page)
 
     inner = Starlette(routes=[Route("/exams/{exam_id}", exam)])
     app = PageCacheMiddleware(

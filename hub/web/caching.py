@@ -78,10 +78,19 @@ class CachedPage:
 
 
 def page_key(
-    path: str, query: str, locale: str, hx: str | None, restore: str | None, version: object
+    path: str,
+    query: str,
+    locale: str,
+    hx: str | None,
+    restore: str | None,
+    version: object,
+    *,
+    per_minute: bool = True,
 ) -> tuple[object, ...]:
-    """What a cached anonymous page depends on; the minute keeps countdowns fresh."""
-    return (path, query, locale, hx, restore, version, int(time.time() // 60))
+    """What a cached anonymous page depends on; the minute keeps countdowns fresh (pages
+    without one, like articles, keep 0 there and live until their version changes)."""
+    minute = int(time.time() // 60) if per_minute else 0
+    return (path, query, locale, hx, restore, version, minute)
 
 
 def previous_minute(key: tuple[object, ...]) -> tuple[object, ...]:
@@ -115,8 +124,9 @@ class PageCache:
     flight miss at once; one of them renders (it holds the key's future in `_pending`) and
     the others wait for its result instead of rendering the same page again."""
 
-    def __init__(self, size: int = PAGE_CACHE_SIZE) -> None:
+    def __init__(self, size: int = PAGE_CACHE_SIZE, *, per_minute: bool = True) -> None:
         self.size = size
+        self.per_minute = per_minute  # the pages show the time (countdowns): a key per minute
         self._entries: OrderedDict[tuple[object, ...], CachedPage] = OrderedDict()
         self._pending: dict[tuple[object, ...], Future[CachedPage | None]] = {}
         self._lock = threading.Lock()
@@ -172,28 +182,34 @@ class PageCache:
     def page(
         self,
         request: Request,
-        version: object,
+        version: Callable[[], object],
         build: Callable[[], Response],
         *,
         last_modified: datetime | None = None,
     ) -> Response:
+        """The page for this request: personal ones built and given an ETag; anonymous ones
+        from the cache, built once per key. `version` reads the data version, and is called
+        only when needed: not for a signed-in reader, and not when `PageCacheMiddleware`
+        already claimed the render with a version checked in the last seconds (a read less
+        on every miss)."""
         if getattr(request.state, "user", None) is not None or request.scope.get("session", {}).get(
             "flash"
         ):
             return conditional(request, build(), last_modified=last_modified)
-        key = page_key(
-            request.url.path,
-            request.url.query,
-            getattr(request.state, "locale", ""),
-            request.headers.get("hx-request"),
-            request.headers.get("hx-history-restore-request"),
-            version,
-        )
         if_none_match = request.headers.get("if-none-match", "")
         claimed = request.scope.get(CLAIM)
-        if claimed is not None and claimed[0] == key:
-            mine, found = True, claimed[1]  # PageCacheMiddleware claimed it for this request
+        if claimed is not None:
+            key, mine, found = claimed[0], True, claimed[1]  # the middleware's, for this request
         else:
+            key = page_key(
+                request.url.path,
+                request.url.query,
+                getattr(request.state, "locale", ""),
+                request.headers.get("hx-request"),
+                request.headers.get("hx-history-restore-request"),
+                version(),
+                per_minute=self.per_minute,
+            )
             mine, found = self.claim(key)
         if isinstance(found, CachedPage):
             return found.response(if_none_match)
@@ -262,9 +278,14 @@ class PageCacheMiddleware:
                         headers.get("hx-request"),
                         headers.get("hx-history-restore-request"),
                         version,
+                        per_minute=self.cache.per_minute,
                     )
                     hit = self.cache.get(key)
-                    if hit is None and self.cache.pending(key) is not None:
+                    if (
+                        hit is None
+                        and self.cache.per_minute
+                        and self.cache.pending(key) is not None
+                    ):
                         hit = self.cache.get(previous_minute(key))
                     if hit is None:
                         mine, found = self.cache.claim(key)

@@ -6,6 +6,7 @@ issue 14's freeze (the crisis banner read in a second session whenever its cache
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import defaultdict
 from typing import Any
@@ -67,3 +68,47 @@ def test_no_request_holds_two_connections_at_once(
         event.remove(engine, "checkout", checkout)
         event.remove(engine, "checkin", checkin)
     assert not breaches, breaches
+
+
+def test_no_database_round_trip_blocks_the_event_loop(
+    app: Any, db: Session, starter_pack: None
+) -> None:
+    """Statements run in the routes' threads; so does ending a request's transaction on a
+    database server (ROLLBACK and the pool's reset at check-in): done in the event loop, it
+    took 20 % of a worker's loop under load on PostgreSQL, and every cached page of the
+    process waited behind it (issue 14's article pages at 24 % of the hello app). An embedded
+    SQLite ends a transaction in process, without a round trip."""
+    make_department(db)
+    engine = app.state.engine
+    server = engine.dialect.name != "sqlite"
+    in_loop: list[str] = []
+    visiting = [""]
+
+    def on_loop() -> bool:  # during a request (not the shutdown's last flush)
+        return bool(visiting[0]) and asyncio._get_running_loop() is not None
+
+    def statement(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
+        if on_loop():
+            in_loop.append(f"{visiting[0]}: {sql.split()[0]}")
+
+    def checkin(_dbapi: object, _record: object) -> None:
+        if server and on_loop():
+            in_loop.append(f"{visiting[0]}: transaction ended and connection returned")
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "checkin", checkin)
+    try:
+        for role, paths in PAGES.items():
+            with TestClient(app, follow_redirects=False) as client:
+                if role is not None:
+                    sign_in(client, make_user(db, role))
+                for path in paths:
+                    hub.crisis_mode.forget_banner()
+                    visiting[0] = f"{role.value if role else 'anonymous'} {path}"
+                    response = client.get(path)
+                    assert response.status_code < 400, (visiting[0], response.status_code)
+                    visiting[0] = ""
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "checkin", checkin)
+    assert not in_loop, in_loop

@@ -70,7 +70,7 @@ def exam_phase(exam: ExamView, now: datetime) -> str:
 
 @router.get("/exams", name="exams")
 def exams_page(request: Request, db: SessionDep, user: OptionalUser, q: str = "") -> Response:
-    return pages.page(request, timetable(db).version, lambda: _exams_page(request, db, q))
+    return pages.page(request, lambda: timetable(db).version, lambda: _exams_page(request, db, q))
 
 
 def _exams_page(request: Request, db: SessionDep, q: str) -> Response:
@@ -147,7 +147,7 @@ def exam_page(request: Request, db: SessionDep, user: OptionalUser, exam_id: int
     exam = get_exam(db, exam_id)
     return pages.page(
         request,
-        timetable(db).version,
+        lambda: timetable(db).version,
         lambda: _exam_page(request, db, exam),
         last_modified=exam.updated_at,
     )
@@ -358,7 +358,7 @@ def api_exams(
         body = "[" + ",".join(_public(request, e).model_dump_json() for e in found) + "]"
         return Response(body, media_type="application/json")
 
-    return pages.page(request, timetable(db).version, build)
+    return pages.page(request, lambda: timetable(db).version, build)
 
 
 @api.get("/{exam_id}", response_model=ExamPublic)
@@ -368,4 +368,4 @@ def api_exam(request: Request, db: SessionDep, exam_id: int) -> Response:
     def build() -> Response:
         return Response(_public(request, exam).model_dump_json(), media_type="application/json")
 
-    return pages.page(request, timetable(db).version, build, last_modified=exam.updated_at)
+    return pages.page(request, lambda: timetable(db).version, build, last_modified=exam.updated_at)
