@@ -33,7 +33,9 @@ CLAIM_SECONDS = 1.0  # a claimed re-check that never happened (request failed) e
 ARTICLE_PATH = re.compile(r"/kb/([a-z0-9]+(?:-[a-z0-9]+)*)")
 GENERATION = text("SELECT generation FROM search_fts_generation WHERE id = 1")
 
-pages = PageCache()  # anonymous article pages, re-rendered when the version or the minute changes
+# Anonymous article pages show no time (no countdown): kept until the version changes, not
+# re-rendered every minute (each minute used to make every article page a miss again).
+pages = PageCache(per_minute=False)
 
 
 @dataclass(frozen=True)

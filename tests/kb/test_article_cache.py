@@ -105,3 +105,28 @@ def test_a_crisis_banner_reaches_cached_article_pages(client: TestClient, db: Se
     after = client.get(URL, headers={"If-None-Match": before.headers["etag"]})
     assert after.status_code == 200  # not the copy without the banner
     assert "Inondation : campus fermé" in after.text
+
+
+def test_a_new_minute_does_not_render_article_pages_again(
+    client: TestClient, db: Session, monkeypatch: object
+) -> None:
+    """Article pages show no time: they stay cached until the article (or the banner)
+    changes. Keyed by the minute like the exam pages' countdowns, every article page became
+    a miss once a minute, and a crowd reading many articles paid a render each time."""
+    import hub.web.caching
+
+    clock = [1_800_000_000.0]
+
+    class Clock:
+        @staticmethod
+        def time() -> float:
+            return clock[0]
+
+    monkeypatch.setattr(hub.web.caching, "time", Clock)  # type: ignore[attr-defined]
+    publish(db, "Enregistrer une capsule vidéo")
+    first = client.get(URL)
+    clock[0] += 61  # a new minute (kb.pages re-checks the version on its own clock)
+    with statements(client) as seen:
+        again = client.get(URL)
+    assert again.text == first.text
+    assert not [sql for sql in seen if "FROM article" in sql]  # not read nor rendered again
