@@ -5,15 +5,30 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export HUB_DATA_DIR ?= var
 
-.PHONY: install run test test-fast lint bench i18n clean
+.PHONY: install lock run test test-fast lint bench i18n clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# Dependencies come from uv.lock (exact versions and hashes): a fresh clone installs what CI
+# tested, not whatever was released overnight. uv itself lives in its own small venv (.tools),
+# pinned here; `make lock` upgrades the lock.
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --quiet --frozen --extra dev --python $(PYTHON)
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Re-resolve every dependency to its newest allowed version (then run `make test`, commit uv.lock)
+lock: | $(UV)
+	$(UV) lock --upgrade
 
 ## Serve the hub with demo data on SQLite (var/hub.sqlite3) at http://127.0.0.1:8000
 run: install
@@ -45,4 +60,4 @@ i18n: install
 	$(BIN)/pybabel update -i hub/locales/messages.pot -d hub/locales -l en --no-fuzzy-matching
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) var .pytest_cache .mypy_cache .ruff_cache
