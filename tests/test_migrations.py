@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 import hub.schema  # noqa: F401
 from hub.db import make_engine
-from hub.migrate import current_revision, downgrade, include_object, upgrade
+from hub.migrate import ROOT, current_revision, downgrade, include_object, upgrade
 
 
 def test_migrations_match_models_and_round_trip(database_url: str) -> None:
@@ -28,3 +32,18 @@ def test_migrations_match_models_and_round_trip(database_url: str) -> None:
         assert {"user", "department", "department_referent", "api_token"} <= tables
     finally:
         engine.dispose()
+
+
+def test_migration_files_are_named_in_chain_order() -> None:
+    """A newcomer reads migrations/versions/ in file order: it must be the order they run
+    in (0006_search_speed.py ran after 0009_... before the files were renamed). Revision ids
+    are kept (databases record them), only file names follow the chain."""
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    script = ScriptDirectory.from_config(config)
+    assert len(script.get_heads()) == 1, "one line of migrations, no branches"
+    chain = list(reversed(list(script.walk_revisions())))  # base first
+    files = [Path(str(revision.path)).name for revision in chain]
+    assert files == sorted(files), files
+    numbers = [name.split("_", 1)[0] for name in files]
+    assert len(set(numbers)) == len(numbers), f"two files with one number: {numbers}"
