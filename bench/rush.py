@@ -1460,7 +1460,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write(results: dict[str, Any], when: datetime, suffix: str = "") -> Path:
-    """bench/results/rush-<UTC time>.json (-quick: not to be quoted, ignored by git)."""
+    """bench/results/rush-<UTC time>.json (ignored by git; -quick: not to be quoted)."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"rush-{when.strftime('%Y%m%dT%H%M%SZ')}{suffix}.json"
     path.write_text(
