@@ -41,8 +41,9 @@ run: install
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
+## The inner loop (about 75 s): SQLite only, no browser, no extra processes, parallel
 test-fast: install
-	$(BIN)/python -m pytest -x -q -m "not e2e and not slow"
+	HUB_TEST_BACKENDS=sqlite $(BIN)/python -m pytest -x -q -n 2 -m "not e2e and not slow"
 
 lint: install
 	$(BIN)/ruff check .
