@@ -46,6 +46,7 @@ test-fast: install
 	HUB_TEST_BACKENDS=sqlite $(BIN)/python -m pytest -x -q -n 2 -m "not e2e and not slow"
 
 lint: install
+	$(UV) lock --check  # uv.lock matches pyproject.toml
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check hub kb webinars tests migrations bench
 	$(BIN)/mypy
