@@ -50,6 +50,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check hub kb webinars tests migrations bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # the import contracts in pyproject.toml
 
 bench: install
 	$(BIN)/python -m bench

@@ -142,10 +142,11 @@ def serve(
 @pass_context
 def worker(ctx: Context, retry_seconds: float) -> None:
     """Run the scheduler (periodic jobs). Safe to run twice: the second one stands by."""
+    from hub.jobs import periodic_jobs
     from hub.scheduler import Scheduler
 
     logging.getLogger("hub").setLevel(logging.INFO)
-    scheduler = Scheduler(ctx.engine, ctx.settings, retry_seconds=retry_seconds)
+    scheduler = Scheduler(ctx.engine, ctx.settings, periodic_jobs(), retry_seconds=retry_seconds)
     done = threading.Event()
 
     def stop(*_: Any) -> None:
@@ -194,7 +195,7 @@ def outbox_status(ctx: Context) -> None:
 @pass_context
 def outbox_deliver(ctx: Context) -> None:
     """Deliver due messages now (the worker does this every HUB_OUTBOX_INTERVAL_SECONDS)."""
-    from hub.outbox import deliver_outbox
+    from hub.transports import deliver_outbox
 
     report = deliver_outbox(ctx.engine, ctx.settings)
     click.echo(f"sent {report.sent}, to retry {report.retried}, failed {report.failed}")

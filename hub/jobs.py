@@ -1,4 +1,8 @@
-"""The hub's periodic jobs, registered with the scheduler (later packages add theirs here).
+"""The hub's periodic jobs: the one list handed to the scheduler (`periodic_jobs()`).
+
+Each job imports what it needs when it runs, so that importing this module (every web
+worker does, to hand the list to its scheduler) stays cheap. A new job is a function here
+and a line in `periodic_jobs()`.
 
 Fencing: the scheduler checks its lock before each run; a job that does several units of
 work calls `still_leader()` before each one (each outbox row in hub/outbox.py, each reminder
@@ -9,19 +13,29 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import delete
 from sqlalchemy.engine import Engine
-from sqlmodel import col
 
-import hub.teams.jobs  # noqa: F401  (Teams: outbox transport, channel feed job)
-from hub.auth import prune_login_attempts
-from hub.db import session_scope
-from hub.models import JobRun, utcnow
-from hub.scheduler import PeriodicJob, register_job, still_leader
+from hub.scheduler import PeriodicJob, still_leader
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 JOB_RUN_RETENTION = timedelta(days=7)  # enough to investigate last week's missed reminder
+
+
+def periodic_jobs() -> list[PeriodicJob]:
+    """Every periodic job of the deployment, with its interval from the settings."""
+    return [
+        PeriodicJob("heartbeat", lambda s: s.scheduler_heartbeat_seconds, heartbeat),
+        PeriodicJob("prune-history", lambda s: 3600, prune_history),
+        PeriodicJob("deliver-outbox", lambda s: s.outbox_interval_seconds, deliver_outbox),
+        PeriodicJob("questions-sweep", lambda s: s.questions_sweep_seconds, sweep_questions),
+        PeriodicJob(
+            "webinar-reminders",
+            lambda s: s.webinar_reminder_interval_seconds,
+            send_webinar_reminders,
+        ),
+        PeriodicJob("teams-feed", lambda s: s.teams_feed_refresh_seconds, refresh_teams_feed),
+    ]
 
 
 def heartbeat(engine: Engine, settings: Settings) -> None:
@@ -29,6 +43,12 @@ def heartbeat(engine: Engine, settings: Settings) -> None:
 
 
 def prune_history(engine: Engine, settings: Settings) -> None:
+    from sqlalchemy import delete
+    from sqlmodel import col
+
+    from hub.auth import prune_login_attempts
+    from hub.db import session_scope
+    from hub.models import JobRun, utcnow
     from hub.questions.attachments import prune_orphan_files
 
     with session_scope(engine) as session:
@@ -42,12 +62,8 @@ def prune_history(engine: Engine, settings: Settings) -> None:
         log.info("attachments: %d unreferenced files removed", report.removed)
 
 
-register_job(PeriodicJob("heartbeat", lambda s: s.scheduler_heartbeat_seconds, heartbeat))
-register_job(PeriodicJob("prune-history", lambda s: 3600, prune_history))
-
-
 def deliver_outbox(engine: Engine, settings: Settings) -> None:
-    from hub.outbox import deliver_outbox as deliver
+    from hub.transports import deliver_outbox as deliver
 
     report = deliver(engine, settings)
     if report.errors:
@@ -56,11 +72,9 @@ def deliver_outbox(engine: Engine, settings: Settings) -> None:
         )
 
 
-register_job(PeriodicJob("deliver-outbox", lambda s: s.outbox_interval_seconds, deliver_outbox))
-
-
 def sweep_questions(engine: Engine, settings: Settings) -> None:
     """Question SLAs: automatic escalations and reminder digests (hub/questions/escalation.py)."""
+    from hub.models import utcnow
     from hub.questions.escalation import sweep
 
     report = sweep(engine, utcnow(), settings)
@@ -72,11 +86,9 @@ def sweep_questions(engine: Engine, settings: Settings) -> None:
         )
 
 
-register_job(PeriodicJob("questions-sweep", lambda s: s.questions_sweep_seconds, sweep_questions))
-
-
 def send_webinar_reminders(engine: Engine, settings: Settings) -> None:
     """Webinar reminder mails (webinars/reminders.py): each one exactly once."""
+    from hub.models import utcnow
     from webinars.reminders import process_due
 
     report = process_due(engine, utcnow(), settings=settings)
@@ -84,8 +96,8 @@ def send_webinar_reminders(engine: Engine, settings: Settings) -> None:
         log.info("webinars: %d reminders queued", report.sent)
 
 
-register_job(
-    PeriodicJob(
-        "webinar-reminders", lambda s: s.webinar_reminder_interval_seconds, send_webinar_reminders
-    )
-)
+def refresh_teams_feed(engine: Engine, settings: Settings) -> None:
+    """The crisis channel's recent messages (hub/teams/feed.py; a no-op without Teams)."""
+    from hub.teams.feed import refresh_job
+
+    refresh_job(engine, settings)

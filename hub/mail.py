@@ -17,13 +17,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 
-from hub.outbox import (
-    Channel,
-    OutboxMessage,
-    PermanentFailure,
-    TemporaryFailure,
-    register_transport,
-)
+from hub.outbox import Channel, OutboxMessage, PermanentFailure, TemporaryFailure
 from hub.settings import Settings, SmtpSecurity
 
 DEFAULT_PORTS = {SmtpSecurity.none: 25, SmtpSecurity.starttls: 587, SmtpSecurity.ssl: 465}
@@ -129,8 +123,6 @@ class SmtpTransport:
             self.connection = None
 
 
-def _factory(settings: Settings) -> SmtpTransport | None:
+def smtp_transport(settings: Settings) -> SmtpTransport | None:
+    """The e-mail channel's transport (hub/transports.py); None without HUB_SMTP_HOST."""
     return SmtpTransport(settings) if settings.smtp_host else None
-
-
-register_transport(Channel.email, _factory)

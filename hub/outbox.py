@@ -39,7 +39,6 @@ from hub.errors import InvalidInput, NotFound
 from hub.models import Role, User, UTCDateTime, utcnow
 from hub.people import require_role
 from hub.scheduler import still_leader
-from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -285,27 +284,6 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-TransportFactory = Callable[[Settings], "Transport | None"]
-_factories: dict[Channel, TransportFactory] = {}
-
-
-def register_transport(channel: Channel, factory: TransportFactory) -> None:
-    """Channels register how to build their transport from settings (None: not configured)."""
-    _factories[channel] = factory
-
-
-def configured_transports(settings: Settings) -> dict[Channel, Transport]:
-    import hub.teams.transport  # noqa: F401  (registers the Teams transport)
-    from hub import mail  # noqa: F401  (registers the SMTP transport)
-
-    transports: dict[Channel, Transport] = {}
-    for channel, factory in _factories.items():
-        transport = factory(settings)
-        if transport is not None:
-            transports[channel] = transport
-    return transports
-
-
 @dataclass
 class DeliveryReport:
     sent: int = 0
@@ -443,16 +421,6 @@ def deliver_due(
             )
             report.sent += 1
     return report
-
-
-def deliver_outbox(engine: Engine, settings: Settings) -> DeliveryReport:
-    """The scheduler's job: one pass with the transports the settings configure."""
-    transports = configured_transports(settings)
-    try:
-        return deliver_due(engine, transports)
-    finally:
-        for transport in transports.values():
-            transport.close()
 
 
 # --- Reading (pages) --------------------------------------------------------------------

@@ -22,7 +22,7 @@ import os
 import socket
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,15 +50,6 @@ class PeriodicJob:
     id: str
     seconds: Callable[[Settings], float]
     run: Callable[[Engine, Settings], object]
-
-
-JOBS: dict[str, PeriodicJob] = {}
-
-
-def register_job(job: PeriodicJob) -> PeriodicJob:
-    """Add a periodic job; packages register theirs in `hub/jobs.py` at import time."""
-    JOBS[job.id] = job
-    return job
 
 
 # --- the fencing check ------------------------------------------------------------------
@@ -245,10 +236,16 @@ class Scheduler:
     waits for the running jobs (which stop at their next check) and contends again."""
 
     def __init__(
-        self, engine: Engine, settings: Settings, *, retry_seconds: float = LOCK_RETRY_SECONDS
+        self,
+        engine: Engine,
+        settings: Settings,
+        jobs: Sequence[PeriodicJob],
+        *,
+        retry_seconds: float = LOCK_RETRY_SECONDS,
     ) -> None:
         self.engine = engine
         self.settings = settings
+        self.jobs = list(jobs)  # hub.jobs.periodic_jobs(), or a test's own
         self.retry_seconds = retry_seconds
         self.lock = make_lock(engine)
         self.stop_event = threading.Event()
@@ -307,9 +304,7 @@ class Scheduler:
     def _lead(self) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
-        from hub import jobs  # noqa: F401  (registers the periodic jobs)
-
-        log.info("pid %s holds the scheduler lock; running %d jobs", os.getpid(), len(JOBS))
+        log.info("pid %s holds the scheduler lock; running %d jobs", os.getpid(), len(self.jobs))
         scheduler = BackgroundScheduler(
             timezone="UTC",
             job_defaults={
@@ -319,7 +314,7 @@ class Scheduler:
             },
         )
         now = datetime.now().astimezone()
-        for job in JOBS.values():
+        for job in self.jobs:
             scheduler.add_job(
                 self._run,
                 "interval",

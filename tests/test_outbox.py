@@ -15,8 +15,9 @@ from sqlmodel import Session, select
 from hub import outbox
 from hub.errors import InvalidInput
 from hub.models import Role, utcnow
-from hub.outbox import OutboxMessage, OutboxStatus, configured_transports, deliver_due
+from hub.outbox import OutboxMessage, OutboxStatus, deliver_due
 from hub.settings import Settings
+from hub.transports import configured_transports, deliver_outbox
 from tests.factories import make_department, make_user, sign_in
 from tests.smtp_server import SmtpServer
 
@@ -250,7 +251,7 @@ def test_without_smtp_mail_stays_readable_in_the_outbox(
     )
     db.commit()
     assert mine is not None and theirs is not None
-    assert outbox.deliver_outbox(engine, settings).sent == 0
+    assert deliver_outbox(engine, settings).sent == 0
     assert {m.status for m in rows(db)} == {OutboxStatus.pending}
 
     sign_in(client, teacher)

@@ -15,9 +15,10 @@ from sqlmodel import Session, col
 from hub import readiness
 from hub.crisis_mode import save_webinar_template, send_test_announcement
 from hub.models import Role, User
-from hub.outbox import configured_transports, deliver_due
+from hub.outbox import deliver_due
 from hub.people import assign_referent
 from hub.settings import Settings
+from hub.transports import configured_transports
 from kb.importer import import_directory
 from kb.models import Article
 from tests.exam_csv import from_now, load, row

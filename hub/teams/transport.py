@@ -1,4 +1,4 @@
-"""The outbox transport for Teams posts (registered for `Channel.teams`).
+"""The outbox transport for Teams posts (`Channel.teams`, wired in hub/transports.py).
 
 For each outbox row: find the channel (crisis, or the department's own channel falling back
 to the crisis one), compose the HTML (subject, body, link back to the hub, and the row's
@@ -24,13 +24,7 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
-from hub.outbox import (
-    Channel,
-    OutboxMessage,
-    PermanentFailure,
-    TemporaryFailure,
-    register_transport,
-)
+from hub.outbox import Channel, OutboxMessage, PermanentFailure, TemporaryFailure
 from hub.settings import Settings
 from hub.teams import configured, crisis_channel, department_channel, gateway_for
 from hub.teams.gateway import ChannelRef, NotSignedIn, NotSupported, TeamsError, TeamsGateway
@@ -191,8 +185,6 @@ class TeamsTransport:
             self._engine = None
 
 
-def _factory(settings: Settings) -> TeamsTransport | None:
+def teams_transport(settings: Settings) -> TeamsTransport | None:
+    """The Teams channel's transport (hub/transports.py); None when Teams is not set up."""
     return TeamsTransport(settings) if configured(settings) else None
-
-
-register_transport(Channel.teams, _factory)

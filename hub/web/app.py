@@ -29,6 +29,7 @@ from hub.db import make_engine, reader, writer
 from hub.errors import HubError, InvalidInput, NotSignedIn
 from hub.exams import fresh_version
 from hub.i18n import N_, pick_locale
+from hub.jobs import periodic_jobs
 from hub.scheduler import Scheduler
 from hub.settings import Settings, get_settings
 from hub.visits import VisitCounterMiddleware, VisitRecorder
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
         # Sync routes run in anyio's thread pool: exactly as many threads as pooled
         # connections, so a request never waits for a connection (hub/db.py).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
-        scheduler = Scheduler(engine, settings) if scheduler_wanted else None
+        scheduler = Scheduler(engine, settings, periodic_jobs()) if scheduler_wanted else None
         if scheduler:
             scheduler.start()
         app.state.scheduler = scheduler

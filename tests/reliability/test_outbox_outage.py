@@ -27,6 +27,7 @@ from hub.models import Role, utcnow
 from hub.outbox import OutboxMessage, OutboxStatus
 from hub.questions import asking
 from hub.settings import Settings
+from hub.transports import configured_transports
 from tests.factories import make_user
 from tests.smtp_server import SmtpServer
 from tests.teams.conftest import CHANNEL, TEAM, teams_values
@@ -93,7 +94,7 @@ def no_pacing_waits(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def delivery_pass(engine: Engine, settings: Settings, clock: Clock) -> outbox.DeliveryReport:
     """What the worker's job does, with the fake clock."""
-    transports = outbox.configured_transports(settings)
+    transports = configured_transports(settings)
     assert set(transports) == {outbox.Channel.email, outbox.Channel.teams}
     try:
         return outbox.deliver_due(engine, transports, now=clock)

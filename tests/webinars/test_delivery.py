@@ -13,8 +13,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from hub.models import utcnow
-from hub.outbox import OutboxStatus, configured_transports, deliver_due
+from hub.outbox import OutboxStatus, deliver_due
 from hub.settings import Settings
+from hub.transports import configured_transports
 from tests.webinars.helpers import mails, make_webinar, teachers, team
 from webinars.registration import register, unregister
 from webinars.sessions import cancel_session, move_session
