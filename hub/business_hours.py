@@ -20,6 +20,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+def local_day(moment: datetime | None = None) -> date:
+    """The college's calendar day (Europe/Brussels) of a moment, now by default."""
+    return (moment or datetime.now(UTC)).astimezone(BRUSSELS).date()
+
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_SEARCH_DAYS = 3 * 366  # a schedule with no opening in three years is a configuration error
 

@@ -397,7 +397,7 @@ def exams() -> None:
 @pass_context
 def exams_import(ctx: Context, file: Path) -> None:
     """Import the exam timetable (CSV); any bad row imports nothing (exit status 1)."""
-    from hub.exam_import import import_csv
+    from hub.exams.importer import import_csv
 
     with ctx.transaction() as session:
         result = import_csv(session, file.read_bytes())
@@ -548,7 +548,7 @@ def crisis_on(
     """Turn crisis mode on (logged; the announcement goes through the outbox)."""
     import getpass
 
-    from hub.crisis_mode import switch
+    from hub.crisis.mode import switch
 
     with ctx.transaction() as session:
         result = switch(
@@ -577,7 +577,7 @@ def crisis_off(ctx: Context, teams: bool, mail: bool, email: str) -> None:
     """Turn crisis mode off (logged)."""
     import getpass
 
-    from hub.crisis_mode import switch
+    from hub.crisis.mode import switch
 
     with ctx.transaction() as session:
         switch(
@@ -595,7 +595,7 @@ def crisis_off(ctx: Context, teams: bool, mail: bool, email: str) -> None:
 @pass_context
 def crisis_status(ctx: Context) -> None:
     """Say whether crisis mode is on, since when and with which message."""
-    from hub.crisis import crisis_state
+    from hub.crisis.state import crisis_state
 
     with session_scope(ctx.engine, write=False) as session:
         state = crisis_state(session)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
-from hub.exam_import import LOCAL_TIME
+from hub.exams.importer import LOCAL_TIME
 from hub.models import ExamSession, ExamStatus, Platform, Role, User, id_of
 from hub.people import (
     assign_referent,

@@ -78,12 +78,13 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: Annotated[float, Field(gt=0)] = 15.0
     outbox_interval_seconds: Annotated[int, Field(ge=1)] = 10  # how often the worker delivers
 
-    # Readiness (hub/readiness.py): articles and test announcements older than this are stale.
+    # Readiness (hub/crisis/readiness.py): articles and test announcements older than this
+    # are stale.
     readiness_review_days: Annotated[int, Field(ge=1, le=365)] = 30
 
     # --- Questions and escalation (hub/questions/, hub/business_hours.py) ---------------
     # Targets are business hours, counted on the opening hours below (Europe/Brussels);
-    # the crisis profile (hub/crisis.py) uses its own hours and stricter targets.
+    # the crisis profile (hub/crisis/state.py) uses its own hours and stricter targets.
     business_hours: str = "mon-fri 08:30-17:30"
     crisis_business_hours: str = "mon-sat 08:00-20:00"
     holidays: str = ""  # comma-separated ISO dates on which nobody answers, e.g. 2026-12-25

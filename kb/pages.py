@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 from starlette.types import Scope
 
-from hub.crisis_mode import current_banner
+from hub.crisis.mode import current_banner
 from hub.web.caching import PageCache
 from kb.articles import RESERVED_SLUGS
 from kb.search import CHANGE_LISTENERS

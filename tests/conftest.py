@@ -49,14 +49,14 @@ def cheap_password_hashing() -> Iterator[None]:
 def fresh_process_caches() -> Iterator[None]:
     """Per-process caches are keyed by database URL, and PostgreSQL tests share one URL:
     start and end every test with empty caches."""
-    import hub.exams
+    import hub.exams.timetable
     import hub.web.routes.exams
     import kb.pages
     import kb.search
     import kb.suggest
 
     def clear() -> None:
-        hub.exams.forget_cache()
+        hub.exams.timetable.forget_cache()
         hub.web.routes.exams.pages.clear()
         kb.search._cache.clear()
         kb.search._rankings.clear()

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from hub.exam_import import LOCAL_TIME, ImportResult, import_csv
-from hub.exams import forget_cache
+from hub.exams.importer import LOCAL_TIME, ImportResult, import_csv
+from hub.exams.timetable import forget_cache
 from hub.models import utcnow
 
 HEADER = (

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from hub.cli import main
-from hub.crisis import crisis_active
-from hub.crisis_mode import CrisisSwitch, forget_banner
+from hub.crisis.mode import CrisisSwitch, forget_banner
+from hub.crisis.state import crisis_active
 from hub.models import Role
 from hub.outbox import OutboxMessage
 from hub.settings import Settings

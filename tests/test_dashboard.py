@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from hub import dashboard
+from hub.business_hours import local_day
 from hub.models import Role
-from hub.visits import VisitCounter, VisitRecorder, add_views, local_day
+from hub.reporting import dashboard
+from hub.reporting.visits import VisitCounter, VisitRecorder, add_views
 from kb.articles import ArticleInput, save_article
 from kb.feedback import normalize_query
 from kb.models import ArticleFeedback, SearchLog
@@ -176,7 +177,7 @@ def test_dashboard_page_and_csv_exports(db: Session, client: TestClient) -> None
 def test_columns_are_named_for_people_and_kept_technical_in_csv(
     db: Session, client: TestClient
 ) -> None:
-    from hub.dashboard import COLUMN_LABELS, METRICS, Period
+    from hub.reporting.dashboard import COLUMN_LABELS, METRICS, Period
 
     fixtures(db)
     team = make_user(db, Role.elearning)

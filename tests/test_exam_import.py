@@ -14,8 +14,8 @@ from httpx import Response
 from sqlmodel import Session, select
 
 from hub.cli import main
-from hub.exam_import import LOCAL_TIME, count_exams, import_csv
-from hub.exams import change_status, forget_cache
+from hub.exams.importer import LOCAL_TIME, count_exams, import_csv
+from hub.exams.timetable import change_status, forget_cache
 from hub.models import ExamSession, ExamStatus, Platform, Role, id_of
 from hub.settings import Settings
 from kb.articles import save_article

@@ -23,8 +23,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from hub.errors import InvalidInput, PermissionDenied
-from hub.exam_import import LOCAL_TIME
-from hub.exams import (
+from hub.exams.importer import LOCAL_TIME
+from hub.exams.timetable import (
     ExamView,
     change_status,
     forget_cache,

@@ -12,8 +12,8 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from hub import readiness
-from hub.crisis_mode import save_webinar_template, send_test_announcement
+from hub.crisis import readiness
+from hub.crisis.mode import save_webinar_template, send_test_announcement
 from hub.models import Role, User
 from hub.outbox import deliver_due
 from hub.people import assign_referent

@@ -9,7 +9,7 @@ from functools import lru_cache
 from sqlmodel import Session
 
 from hub.business_hours import Schedule
-from hub.crisis import crisis_active
+from hub.crisis.state import crisis_active
 from hub.settings import Settings, get_settings
 
 

@@ -24,15 +24,15 @@ import kb.pages
 import kb.search
 from hub import __version__
 from hub.byproducts import Flusher
-from hub.crisis_mode import cached_banner
+from hub.crisis.mode import cached_banner
 from hub.db import make_engine, reader, writer
 from hub.errors import HubError, InvalidInput, NotSignedIn
-from hub.exams import fresh_version
+from hub.exams.timetable import fresh_version
 from hub.i18n import N_, pick_locale
 from hub.jobs import periodic_jobs
+from hub.reporting.visits import VisitCounterMiddleware, VisitRecorder
 from hub.scheduler import Scheduler
 from hub.settings import Settings, get_settings
-from hub.visits import VisitCounterMiddleware, VisitRecorder
 from hub.web.caching import PageCacheMiddleware
 from hub.web.deps import load_request_context
 from hub.web.middleware import RequestGuardMiddleware, SecurityHeadersMiddleware
@@ -167,10 +167,10 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
         api,
         health,
         messages,
-        crisis,
-        dashboard,
     ):
         app.include_router(module.router)
+    app.include_router(crisis.router)
+    app.include_router(dashboard.router)
     app.include_router(kb_web.router)
     app.include_router(kb_web.api)
     app.include_router(exams.router)

@@ -31,7 +31,7 @@ def datetime_local(value: datetime | None, pattern: str = "%d/%m/%Y %H:%M") -> s
 def _banner(request: Request) -> object:
     """The crisis banner shown on every page (cached per process for a few seconds), read
     through the request's own session: a request never takes a second connection."""
-    from hub.crisis_mode import cached_banner, current_banner
+    from hub.crisis.mode import cached_banner, current_banner
 
     session = getattr(request.state, "db", None)
     if session is not None:

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlmodel import Session
 
-import hub.crisis_mode
+import hub.crisis.mode
 from hub.models import Role
 from tests.factories import make_department, make_user, sign_in
 
@@ -60,7 +60,7 @@ def test_no_request_holds_two_connections_at_once(
                 if role is not None:
                     sign_in(client, make_user(db, role))
                 for path in paths:
-                    hub.crisis_mode.forget_banner()  # its cache expired: read again
+                    hub.crisis.mode.forget_banner()  # its cache expired: read again
                     visiting[0] = f"{role.value if role else 'anonymous'} {path}"
                     response = client.get(path)
                     assert response.status_code < 400, (visiting[0], response.status_code)
@@ -103,7 +103,7 @@ def test_no_database_round_trip_blocks_the_event_loop(
                 if role is not None:
                     sign_in(client, make_user(db, role))
                 for path in paths:
-                    hub.crisis_mode.forget_banner()
+                    hub.crisis.mode.forget_banner()
                     visiting[0] = f"{role.value if role else 'anonymous'} {path}"
                     response = client.get(path)
                     assert response.status_code < 400, (visiting[0], response.status_code)

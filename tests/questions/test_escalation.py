@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from hub.crisis import crisis_active, set_crisis
+from hub.crisis.state import crisis_active, set_crisis
 from hub.questions import answers, asking, escalation
 from hub.questions.models import Escalation, Question
 from hub.settings import Settings

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from hub.exams import report_problem
+from hub.exams.timetable import report_problem
 from hub.models import ExamSession, Platform, utcnow
 from hub.people import get_department
 from hub.questions import answers, asking, escalation, knowledge, merging, queues

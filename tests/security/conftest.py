@@ -13,8 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from hub import kind_words, shortlinks
-from hub.exams import report_problem
+from hub import kind_words
+from hub.exams import shortlinks
+from hub.exams.timetable import report_problem
 from hub.models import ExamSession, Role, User, id_of, utcnow
 from hub.outbox import OutboxMessage
 from hub.people import assign_referent, get_department

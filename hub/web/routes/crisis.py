@@ -9,10 +9,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 import kb.pages
-from hub import crisis_mode, readiness
-from hub.crisis import crisis_state
+from hub.crisis import mode as crisis_mode
+from hub.crisis import readiness
+from hub.crisis.state import crisis_state
 from hub.errors import InvalidInput
-from hub.exams import forget_cache
+from hub.exams.timetable import forget_cache
 from hub.i18n import N_
 from hub.models import Role
 from hub.people import require_role

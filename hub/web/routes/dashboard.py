@@ -8,13 +8,13 @@ from functools import partial
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from hub import charts, dashboard
+from hub.business_hours import local_day
 from hub.errors import InvalidInput
 from hub.i18n import LOCALES, N_, Message, translations
 from hub.i18n import translate as translate_message
 from hub.models import Role
 from hub.people import require_role
-from hub.visits import local_day
+from hub.reporting import charts, dashboard
 from hub.web.deps import CurrentUser, SessionDep
 from hub.web.rendering import render
 

@@ -13,8 +13,9 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from hub.errors import HubError, InvalidInput, NotFound, TooManyAttempts
-from hub.exam_import import LOCAL_TIME, import_csv
-from hub.exams import (
+from hub.exams.importer import LOCAL_TIME, import_csv
+from hub.exams.shortlinks import qr_code, resolve, short_link_for
+from hub.exams.timetable import (
     ExamView,
     change_status,
     exams_on,
@@ -29,7 +30,6 @@ from hub.exams import (
 from hub.i18n import N_
 from hub.models import ExamStatus, Role, utcnow
 from hub.people import require_role
-from hub.shortlinks import qr_code, resolve, short_link_for
 from hub.web.caching import PageCache
 from hub.web.deps import CurrentUser, OptionalUser, SessionDep, flash
 from hub.web.rendering import render as render_page

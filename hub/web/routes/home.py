@@ -7,8 +7,8 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from hub.crisis import crisis_active
-from hub.crisis_mode import PIN_ROLES, pinned_articles
+from hub.crisis.mode import PIN_ROLES, pinned_articles
+from hub.crisis.state import crisis_active
 from hub.i18n import LOCALES
 from hub.kind_words import approved as approved_kind_words
 from hub.models import Role, User

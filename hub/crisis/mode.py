@@ -1,7 +1,7 @@
 """The crisis switch: one action that turns the hub into its emergency configuration.
 
 Turning crisis mode on, in one transaction:
-- sets `CrisisState` (hub/crisis.py): a banner on every page, and the escalation clocks
+- sets `CrisisState` (hub/crisis/state.py): a banner on every page, and the escalation clocks
   switch to the crisis profile (stricter targets);
 - pins the chosen checklists and tutorials on each role's home page (`CrisisPin`);
 - queues the announcement through the outbox (Teams crisis channel and/or an e-mail to
@@ -26,12 +26,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col
 
 from hub import outbox
-from hub.crisis import crisis_state, set_crisis
+from hub.business_hours import local_day
+from hub.crisis.state import crisis_state, set_crisis
 from hub.errors import InvalidInput
 from hub.i18n import N_, Message
 from hub.models import Role, User, UTCDateTime, utcnow
 from hub.people import require_role
-from hub.visits import local_day
 from kb.models import Article
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from sqlalchemy import UniqueConstraint
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -25,12 +24,11 @@ from sqlmodel import Field, SQLModel
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hub.business_hours import local_day
 from hub.db import session_scope
-from hub.models import utcnow
 
 log = logging.getLogger(__name__)
 
-LOCAL = ZoneInfo("Europe/Brussels")
 ANONYMOUS = "anonymous"
 ROLES = (ANONYMOUS, "student", "teacher", "referent", "elearning")
 # First path segment -> area shown on the dashboard; anything else is "other".
@@ -67,10 +65,6 @@ class VisitCounter(SQLModel, table=True):
 def area_of(path: str) -> str:
     first = path.strip("/").split("/", 1)[0]
     return AREAS.get(first, "other")
-
-
-def local_day(moment: datetime | None = None) -> date:
-    return (moment or utcnow()).astimezone(LOCAL).date()
 
 
 class VisitRecorder:

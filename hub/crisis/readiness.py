@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from hub import outbox
-from hub.crisis_mode import webinar_template
+from hub.crisis.mode import webinar_template
 from hub.i18n import N_
 from hub.mail import DEFAULT_PORTS, connect
 from hub.models import Department, DepartmentReferent, ExamSession, Role, User, utcnow

@@ -25,7 +25,7 @@ from hub.models import Department, Role, User, utcnow
 from hub.people import require_role
 from hub.questions.models import Escalation, Question, QuestionStatus, QuestionSuggestion
 from hub.questions.sla import profile as sla_profile
-from hub.visits import ROLES, VisitCounter
+from hub.reporting.visits import ROLES, VisitCounter
 from kb.models import Article, ArticleFeedback, SearchLog
 from webinars.models import WebinarRegistration, WebinarSession
 

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from rapidfuzz.distance import Levenshtein
 from sqlmodel import Session, col, func, select
 
-from hub.crisis_mode import current_banner
+from hub.crisis.mode import current_banner
 from hub.errors import InvalidInput, NotFound, TooManyAttempts
-from hub.exam_import import LOCAL_TIME, parse_local
+from hub.exams.importer import LOCAL_TIME, parse_local
 from hub.i18n import N_
 from hub.models import Department, ExamProblem, ExamSession, ExamStatus, Role, User, utcnow
 from hub.people import EMAIL, require_role, served_department_ids

@@ -1,0 +1,2 @@
+"""Remote exams: the timetable (cached per process), its import, and posters' short links.
+The exam pages are hub/web/routes/exams.py."""
