@@ -19,11 +19,10 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from hub import outbox
 from hub.errors import InvalidInput, NotFound
-from hub.models import Role, User, UTCDateTime, id_of, utcnow
+from hub.models import STAFF, Role, User, UTCDateTime, id_of, utcnow
 from hub.people import require_role
 
 MAX_LENGTH = 500
-STAFF = (Role.teacher, Role.referent, Role.elearning)
 
 
 class KindWordStatus(StrEnum):

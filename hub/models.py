@@ -54,6 +54,11 @@ class Role(StrEnum):
     elearning = "elearning"  # the central e-learning team, also administrators
 
 
+# The role sets the services check, one name each:
+STAFF = (Role.teacher, Role.referent, Role.elearning)  # everyone but students
+SUPPORT = (Role.referent, Role.elearning)  # who answers teachers' questions
+
+
 class Department(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=20, unique=True, index=True)

@@ -426,6 +426,15 @@ def deliver_due(
 # --- Reading (pages) --------------------------------------------------------------------
 
 
+def failed_count(session: Session) -> int:
+    """Messages that failed for good and wait for the e-learning team (its home page)."""
+    return session.execute(
+        select(func.count(col(OutboxMessage.id))).where(
+            col(OutboxMessage.status) == OutboxStatus.failed.value
+        )
+    ).scalar_one()
+
+
 def list_messages(
     session: Session,
     *,

@@ -10,20 +10,18 @@ from sqlmodel import Session, col, select
 
 from hub.errors import InvalidInput, NotFound, PermissionDenied
 from hub.i18n import N_
-from hub.models import Role, User, utcnow
+from hub.models import SUPPORT, Role, User, utcnow
 from hub.people import get_department, require_role, served_department_ids
 from hub.questions.models import CannedAnswer
 from hub.questions.notify import absolute
 from kb.models import Article
-
-STAFF = (Role.referent, Role.elearning)
 
 
 def list_canned(
     session: Session, *, actor: User | None, department_id: int | None = None
 ) -> Sequence[CannedAnswer]:
     """Shared answers and those of the actor's departments (or of one department)."""
-    actor = require_role(actor, *STAFF)
+    actor = require_role(actor, *SUPPORT)
     query = select(CannedAnswer)
     if actor.role is not Role.elearning or department_id is not None:
         ids = (
@@ -38,7 +36,7 @@ def list_canned(
 
 
 def get_canned(session: Session, *, actor: User | None, canned_id: int) -> CannedAnswer:
-    actor = require_role(actor, *STAFF)
+    actor = require_role(actor, *SUPPORT)
     canned = session.get(CannedAnswer, canned_id)
     if canned is None or (
         actor.role is not Role.elearning
@@ -59,7 +57,7 @@ def save_canned(
     article_slug: str = "",
     department: str = "",
 ) -> CannedAnswer:
-    actor = require_role(actor, *STAFF)
+    actor = require_role(actor, *SUPPORT)
     title, body, article_slug = " ".join(title.split()), body.strip(), article_slug.strip()
     errors: dict[str, str] = {}
     if not title or len(title) > 120:

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from hub.business_hours import BRUSSELS
 from hub.errors import InvalidInput, NotFound, PermissionDenied
 from hub.i18n import N_
-from hub.models import Department, DepartmentReferent, Role, User, id_of, utcnow
+from hub.models import SUPPORT, Department, DepartmentReferent, Role, User, id_of, utcnow
 from hub.people import get_department, require_role, served_department_ids
 from hub.questions.models import (
     OPEN_STATUSES,
@@ -28,7 +28,6 @@ from hub.questions.models import (
 from hub.questions.sla import Profile
 from kb.analyzer import analyze
 
-STAFF = (Role.referent, Role.elearning)
 ELEARNING_QUEUE = "elearning"  # the central team's queue, next to department codes
 QUEUE_LIMIT = 200
 WAITING_CHOICES = (1, 4, 8, 24, 72)  # "waiting more than" filter, in hours
@@ -72,7 +71,7 @@ def open_for_staff(session: Session, *, actor: User | None, question_id: int) ->
 
 def open_queue_department(session: Session, *, actor: User | None, code: str) -> Department:
     """A department queue: its referents (backups included) and the e-learning team."""
-    actor = require_role(actor, *STAFF)
+    actor = require_role(actor, *SUPPORT)
     department = get_department(session, code)
     if actor.role is Role.elearning or department.id in served_department_ids(session, actor):
         return department
@@ -89,6 +88,11 @@ def absent_user_ids(session: Session, now: datetime | None = None) -> set[int]:
             select(ReferentAbsence.user_id).where(col(ReferentAbsence.absent_until) > now)
         ).all()
     )
+
+
+def own_absence(session: Session, actor: User) -> ReferentAbsence | None:
+    """A referent's own recorded absence (shown on their queue page); None for others."""
+    return session.get(ReferentAbsence, actor.id) if actor.role is Role.referent else None
 
 
 def current_absences(session: Session, now: datetime | None = None) -> dict[int, datetime]:
@@ -121,7 +125,7 @@ def set_absence(
     """A referent marks themself absent until a date (None: back); the e-learning team may do
     it for any referent. While every main referent of a department is away, its backup
     referents get its questions in their queue and its notifications."""
-    require_role(actor, *STAFF)
+    require_role(actor, *SUPPORT)
     if actor.role is not Role.elearning and actor.id != user.id:
         raise PermissionDenied(N_("Vous ne pouvez changer que votre propre absence."))
     if user.role is not Role.referent:
@@ -338,7 +342,7 @@ def list_queue(
     now: datetime | None = None,
 ) -> list[QueueRow]:
     """Questions of the given departments (None: all, e-learning team only), filtered."""
-    actor = require_role(actor, *STAFF)
+    actor = require_role(actor, *SUPPORT)
     now = now or utcnow()
     if department_ids is None:
         require_role(actor, Role.elearning)
@@ -375,7 +379,7 @@ def department_queue(
 def combined_queue(
     session: Session, *, actor: User | None, filters: QueueFilters, profile: Profile
 ) -> list[QueueRow]:
-    actor = require_role(actor, *STAFF)
+    actor = require_role(actor, *SUPPORT)
     ids = combined_department_ids(session, actor)
     return list_queue(session, actor=actor, department_ids=ids, filters=filters, profile=profile)
 
@@ -402,6 +406,15 @@ def my_questions(session: Session, *, actor: User | None) -> Sequence[Question]:
         .order_by(col(Question.created_at).desc())
         .limit(QUEUE_LIMIT)
     ).all()
+
+
+def escalated_open_count(session: Session) -> int:
+    """Open questions escalated to the e-learning team, every department (its home page)."""
+    return session.execute(
+        select(func.count(col(Question.id))).where(
+            col(Question.status) == QuestionStatus.open.value, col(Question.level) >= 1
+        )
+    ).scalar_one()
 
 
 def queue_counts(session: Session, department_ids: set[int]) -> dict[int, int]:

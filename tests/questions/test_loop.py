@@ -466,3 +466,28 @@ def test_files_of_a_rolled_back_question_are_pruned_after_the_grace_period(
     assert (root / kept_name).read_bytes() == PNG  # still served to its readers
     db.rollback()
     assert prune_orphan_files(db, data_dir=settings.data_dir).checked == 1
+
+
+def test_the_teams_home_page_counts_escalations_and_failed_messages(
+    app: object, db: Session, settings: Settings, college: College
+) -> None:
+    """The e-learning team's "at a glance": escalated questions still open, and messages that
+    failed for good (read by the services `escalated_open_count` and `failed_count`)."""
+    from fastapi.testclient import TestClient
+
+    from hub.outbox import OutboxMessage, OutboxStatus
+    from tests.factories import sign_in
+
+    kept = ask(db, settings, college.teacher)
+    ask(db, settings, college.colleague, title="Teams ne démarre pas")
+    escalation.escalate(db, actor=college.referent, question_id=kept.id or 0, reason="Moodle")
+    message = db.exec(select(OutboxMessage)).first()
+    assert message is not None
+    message.status = OutboxStatus.failed.value
+    db.add(message)
+    db.commit()
+    with TestClient(app, follow_redirects=False) as client:  # type: ignore[arg-type]
+        sign_in(client, college.elearning)
+        home = client.get("/").text
+    assert "1 question escaladée en attente" in home
+    assert "1 message en échec" in home

@@ -14,22 +14,12 @@ from hub.demo import demo_accounts
 from hub.errors import HubError, InvalidInput, NotFound, TooManyAttempts
 from hub.models import User
 from hub.people import get_user_by_email
+from hub.web.addresses import client_address, safe_next
 from hub.web.deps import OptionalUser, SessionDep, SettingsDep, flash
 from hub.web.rendering import render
 from hub.web.sessions import end_session, start_session
 
 router = APIRouter(tags=["auth"])
-
-
-def safe_next(target: str | None) -> str:
-    """Only local paths: never bounce a freshly signed-in user to another site."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return "/"
-    return target
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _login_page(

@@ -30,10 +30,10 @@ from hub.exams.timetable import (
 from hub.i18n import N_
 from hub.models import ExamStatus, Role, utcnow
 from hub.people import require_role
+from hub.web.addresses import client_address
 from hub.web.caching import PageCache
 from hub.web.deps import CurrentUser, OptionalUser, SessionDep, flash
 from hub.web.rendering import render as render_page
-from hub.web.routes.auth import client_address
 from kb.articles import get_article
 from kb.markdown import render
 

@@ -4,35 +4,35 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import func, select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from hub.crisis.mode import PIN_ROLES, pinned_articles
 from hub.crisis.state import crisis_active
 from hub.i18n import LOCALES
 from hub.kind_words import approved as approved_kind_words
-from hub.models import Role, User
-from hub.outbox import OutboxMessage, OutboxStatus
+from hub.models import STAFF, Role, User
+from hub.outbox import failed_count
 from hub.people import visible_departments
-from hub.questions.models import Question, QuestionStatus
-from hub.questions.queues import combined_department_ids, my_questions, queue_counts
+from hub.questions.models import QuestionStatus
+from hub.questions.queues import (
+    combined_department_ids,
+    escalated_open_count,
+    my_questions,
+    queue_counts,
+)
+from hub.web.addresses import safe_next
 from hub.web.deps import OptionalUser, SessionDep
 from hub.web.rendering import render
-from hub.web.routes.auth import safe_next
 
 router = APIRouter(tags=["pages"])
 
 
 @router.get("/", name="home")
 def home(request: Request, db: SessionDep, user: OptionalUser) -> Response:
-    departments = (
-        visible_departments(db, user)
-        if user and user.role in (Role.teacher, Role.referent, Role.elearning)
-        else []
-    )
+    staff = user is not None and user.role in STAFF
+    departments = visible_departments(db, user) if user is not None and staff else []
     role = user.role.value if user else Role.student.value
     pinned = pinned_articles(db, role) if role in PIN_ROLES else []
-    staff = user is not None and user.role in (Role.teacher, Role.referent, Role.elearning)
     kind_words = approved_kind_words(db, actor=user, limit=3) if staff else []
     return render(
         request,
@@ -58,17 +58,11 @@ def at_a_glance(db: Session, user: User) -> dict[str, object]:
         counts = queue_counts(db, combined_department_ids(db, user))
         return {"open": sum(counts.values())}
     if user.role is Role.elearning:
-        escalated = db.execute(
-            select(func.count(col(Question.id))).where(
-                col(Question.status) == QuestionStatus.open.value, col(Question.level) >= 1
-            )
-        ).scalar_one()
-        failed = db.execute(
-            select(func.count(col(OutboxMessage.id))).where(
-                col(OutboxMessage.status) == OutboxStatus.failed.value
-            )
-        ).scalar_one()
-        return {"crisis": crisis_active(db), "escalated": escalated, "failed": failed}
+        return {
+            "crisis": crisis_active(db),
+            "escalated": escalated_open_count(db),
+            "failed": failed_count(db),
+        }
     return {}
 
 

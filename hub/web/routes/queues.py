@@ -19,7 +19,7 @@ from hub.models import Role, User
 from hub.people import require_role, visible_departments
 from hub.questions import answers, asking, canned, escalation, knowledge, merging, queues
 from hub.questions.attachments import Upload
-from hub.questions.models import Priority, ReferentAbsence
+from hub.questions.models import Priority
 from hub.questions.queues import QueueFilters, QueueRow
 from hub.questions.sla import profile
 from hub.settings import Settings
@@ -74,7 +74,7 @@ def queues_index(
     require_role(user, Role.referent, Role.elearning)
     filters = _filters(request)
     rows = queues.combined_queue(db, actor=user, filters=filters, profile=profile(db, settings))
-    absence = db.get(ReferentAbsence, user.id) if user.role is Role.referent else None
+    absence = queues.own_absence(db, user)
     return _queue_page(
         request,
         db,

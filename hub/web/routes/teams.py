@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from hub.errors import HubError, InvalidInput
 from hub.i18n import N_
-from hub.models import Role
+from hub.models import STAFF, Role
 from hub.people import open_department, require_role
 from hub.teams import feed, set_department_channel
 from hub.web.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, flash
@@ -16,7 +16,6 @@ from hub.web.rendering import render
 from hub.web.routes.departments import department_page
 
 router = APIRouter(tags=["teams"])
-STAFF = (Role.teacher, Role.referent, Role.elearning)
 
 
 def _panel(request: Request, db: SessionDep, settings: SettingsDep, user: OptionalUser) -> Response:
