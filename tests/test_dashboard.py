@@ -14,8 +14,10 @@ from sqlmodel import Session, select
 
 from hub.business_hours import local_day
 from hub.models import Role
+from hub.questions.sla import profile
 from hub.reporting import dashboard
 from hub.reporting.visits import VisitCounter, VisitRecorder, add_views
+from hub.settings import Settings
 from kb.articles import ArticleInput, save_article
 from kb.feedback import normalize_query
 from kb.models import ArticleFeedback, SearchLog
@@ -119,9 +121,9 @@ def fixtures(db: Session) -> None:
     db.commit()
 
 
-def test_numbers_from_known_fixtures(db: Session) -> None:
+def test_numbers_from_known_fixtures(db: Session, settings: Settings) -> None:
     fixtures(db)
-    period = dashboard.Period(DAY, DAY + timedelta(days=2))
+    period = dashboard.Period(DAY, DAY + timedelta(days=2), sla=profile(db, settings))
     visits = dashboard.visits_per_day(db, period)
     assert visits.columns == [
         "date",
@@ -175,7 +177,7 @@ def test_dashboard_page_and_csv_exports(db: Session, client: TestClient) -> None
 
 
 def test_columns_are_named_for_people_and_kept_technical_in_csv(
-    db: Session, client: TestClient
+    db: Session, client: TestClient, settings: Settings
 ) -> None:
     from hub.reporting.dashboard import COLUMN_LABELS, METRICS, Period
 
@@ -183,7 +185,7 @@ def test_columns_are_named_for_people_and_kept_technical_in_csv(
     team = make_user(db, Role.elearning)
     day = date(2026, 3, 10)
     for key, metric in METRICS.items():
-        table = metric(db, Period(day, day, None))
+        table = metric(db, Period(day, day, None, sla=profile(db, settings)))
         assert set(table.columns) <= set(COLUMN_LABELS), f"{key}: a column without a label"
     sign_in(client, team)
     french = page_text(client.get("/dashboard?start=2026-03-10&end=2026-03-12").text)
@@ -215,7 +217,7 @@ def test_dashboard_is_for_the_elearning_team(db: Session, client: TestClient) ->
     assert client.get("/dashboard/visits.csv").status_code == 403
 
 
-def test_question_and_webinar_numbers(db: Session) -> None:
+def test_question_and_webinar_numbers(db: Session, settings: Settings) -> None:
     from hub.questions.models import Escalation, Question, QuestionSuggestion
     from webinars.models import WebinarRegistration, WebinarSession
 
@@ -295,7 +297,7 @@ def test_question_and_webinar_numbers(db: Session) -> None:
         )
     db.commit()
 
-    period = dashboard.Period(date(2026, 3, 9), date(2026, 3, 10))
+    period = dashboard.Period(date(2026, 3, 9), date(2026, 3, 10), sla=profile(db, settings))
     opened = dashboard.open_questions(db, period)
     assert [row[:4] for row in opened.rows] == [["LET", 1, 0, 0], ["SCI", 1, 1, 1]] or [
         row[:4] for row in opened.rows
@@ -311,6 +313,6 @@ def test_question_and_webinar_numbers(db: Session) -> None:
     assert dashboard.webinar_attendance(db, period).rows == [
         ["2026-03-09 10:00", "Moodle : quiz", "scheduled", 2, 2, 1, 1]
     ]
-    only_let = dashboard.Period(date(2026, 3, 9), date(2026, 3, 10), let)
+    only_let = dashboard.Period(date(2026, 3, 9), date(2026, 3, 10), let, sla=profile(db, settings))
     assert [row[0] for row in dashboard.open_questions(db, only_let).rows] == ["LET"]
     assert dashboard.deflection(db, only_let).rows == [[0, 0, 0.0]]

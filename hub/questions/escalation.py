@@ -37,7 +37,7 @@ from hub.questions import audit, notify
 from hub.questions.models import Escalation, Question, QuestionStatus
 from hub.questions.queues import elearning_team, open_for_staff, responders_by_department
 from hub.questions.sla import Profile, profile
-from hub.settings import Settings, get_settings
+from hub.settings import Settings
 
 BATCH = 500  # escalations per level and pass; the next pass takes the rest
 REASON_MAX = 1000
@@ -125,12 +125,9 @@ class SweepReport:
     digests: int = 0
 
 
-def sweep(
-    bind: Engine | Session, now: datetime | None = None, settings: Settings | None = None
-) -> SweepReport:
+def sweep(bind: Engine | Session, now: datetime | None, settings: Settings) -> SweepReport:
     """One pass; give an engine (one transaction per pass) or a session (the caller commits)."""
     now = now or utcnow()
-    settings = settings or get_settings()
     if isinstance(bind, Session):
         return _sweep(bind, now, settings)
     with session_scope(bind) as session:

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from hub.business_hours import Schedule
 from hub.crisis.state import crisis_active
-from hub.settings import Settings, get_settings
+from hub.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,7 @@ def _schedule(hours: str, holidays: str) -> Schedule:
     return Schedule.from_text(hours, holidays)
 
 
-def profile(session: Session, settings: Settings | None = None) -> Profile:
-    settings = settings or get_settings()
+def profile(session: Session, settings: Settings) -> Profile:
     if crisis_active(session):
         return Profile(
             crisis=True,

@@ -24,8 +24,10 @@ from hub.i18n import N_
 from hub.models import Department, Role, User, utcnow
 from hub.people import require_role
 from hub.questions.models import Escalation, Question, QuestionStatus, QuestionSuggestion
+from hub.questions.sla import Profile
 from hub.questions.sla import profile as sla_profile
 from hub.reporting.visits import ROLES, VisitCounter
+from hub.settings import Settings
 from kb.models import Article, ArticleFeedback, SearchLog
 from webinars.models import WebinarRegistration, WebinarSession
 
@@ -39,6 +41,7 @@ class Period:
     start: date
     end: date
     department: Department | None = None
+    sla: Profile = field(kw_only=True)  # the response-time targets the report judges against
 
     @property
     def days(self) -> list[date]:
@@ -54,7 +57,9 @@ class Period:
         return datetime.combine(self.end + timedelta(days=1), time.min, LOCAL).astimezone(UTC)
 
 
-def parse_period(session: Session, start: str, end: str, department: str, *, today: date) -> Period:
+def parse_period(
+    session: Session, start: str, end: str, department: str, *, today: date, settings: Settings
+) -> Period:
     """The filter form's values, checked (last 14 days by default)."""
     errors: dict[str, str] = {}
 
@@ -82,7 +87,7 @@ def parse_period(session: Session, start: str, end: str, department: str, *, tod
             errors["department"] = N_("département inconnu")
     if errors:
         raise InvalidInput(N_("filtres invalides"), errors)
-    return Period(start_day, end_day, chosen)
+    return Period(start_day, end_day, chosen, sla=sla_profile(session, settings))
 
 
 # What the page shows above each column (translated there). The CSV keeps the technical
@@ -333,7 +338,7 @@ def open_questions(session: Session, period: Period) -> Table:
 
 def first_responses(session: Session, period: Period) -> Table:
     """Questions asked in the period: first response time in business hours vs the target."""
-    current = sla_profile(session)
+    current = period.sla
     questions = session.execute(
         select(  # type: ignore[call-overload]
             Department.code, Question.clock_started_at, Question.first_response_at

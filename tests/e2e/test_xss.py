@@ -29,6 +29,7 @@ from hub.db import make_engine, session_scope
 from hub.models import Department, Role, User, id_of, utcnow
 from hub.people import create_department, create_user, get_user_by_email
 from hub.questions import answers, asking, canned
+from hub.settings import load_settings
 from kb.articles import ArticleInput, save_article
 from tests.e2e.conftest import (
     _free_port,
@@ -40,6 +41,9 @@ from tests.e2e.conftest import (
 from webinars import questions as webinar_questions
 from webinars import registration
 from webinars.sessions import SessionInput, create_session
+
+# The invites' sender and links (settings of this test's seeding, not of a served hub).
+MAIL_SETTINGS = load_settings(_env_file=None, env="test")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -134,7 +138,7 @@ def _seed(database_url: str, data_dir: Path) -> tuple[int, int]:
                 ),
             )
             db.flush()
-            registration.register(db, id_of(webinar), actor=teacher)
+            registration.register(db, id_of(webinar), actor=teacher, settings=MAIL_SETTINGS)
             webinar_questions.ask(db, id_of(webinar), f"Question {ALL}", actor=teacher)
             word = kind_words.leave(db, actor=teacher, body=f"Merci {ALL}", share_on_teams=False)
             kind_words.moderate(db, id_of(word), actor=team, approve=True)

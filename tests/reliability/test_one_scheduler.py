@@ -22,6 +22,7 @@ from hub.demo import DEMO_DOMAIN
 from hub.models import JobRun, Role, utcnow
 from hub.outbox import OutboxMessage, OutboxStatus
 from hub.people import create_user, require_user_by_email
+from hub.settings import load_settings
 from tests.reliability.conftest import (
     HubProcesses,
     dedicated_postgres,
@@ -36,6 +37,9 @@ from tests.smtp_server import SmtpServer
 from webinars import registration
 from webinars.models import WebinarReminder
 from webinars.sessions import SessionInput, create_session
+
+# The invites' sender and links (settings of this test's seeding, not of a served hub).
+MAIL_SETTINGS = load_settings(_env_file=None, env="test")
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("reliability")]
 
@@ -71,7 +75,7 @@ def webinar_with_registrants(engine: Engine, title: str) -> list[str]:
                 role=Role.teacher,
                 departments=("SCI",),
             )
-            registration.register(session, webinar_id, actor=teacher)
+            registration.register(session, webinar_id, actor=teacher, settings=MAIL_SETTINGS)
             addresses.append(teacher.email)
     return addresses
 

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from hub.models import utcnow
+from hub.settings import Settings
 from tests.factories import page_text, sign_in
 from tests.webinars.helpers import mails, make_webinar, teachers
 from webinars import notify
@@ -34,11 +35,13 @@ def test_when_in_both_languages() -> None:
     assert notify.when_in("en")(moment, 60) == notify.when(moment, 60, locale="en")
 
 
-def test_pages_show_dates_in_the_viewers_language(client: TestClient, db: Session) -> None:
+def test_pages_show_dates_in_the_viewers_language(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
     starts_at = _next_tuesday_at_three()
     webinar = make_webinar(db, title="Moodle : les devoirs", starts_at=starts_at)
     (teacher,) = teachers(db, 1)
-    register(db, webinar.id or 0, actor=teacher)
+    register(db, webinar.id or 0, actor=teacher, settings=settings)
     db.commit()
     day = starts_at.astimezone(LOCAL_TIME).strftime("%d/%m/%Y")
     french = f"mardi {day} 15:00–16:00 (heure de Bruxelles)"

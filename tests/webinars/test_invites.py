@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from hub.errors import InvalidInput
 from hub.models import Role
+from hub.settings import Settings
 from tests.factories import make_user
 from tests.webinars.helpers import mails, make_webinar, team
 from webinars.invites import Method, Person, invite, publish
@@ -63,13 +64,15 @@ def _check_wire_format(text: str) -> None:
 
 
 @pytest.mark.parametrize("title", HOSTILE_TITLES)
-def test_hostile_titles_and_names_round_trip_through_three_parsers(db: Session, title: str) -> None:
+def test_hostile_titles_and_names_round_trip_through_three_parsers(
+    db: Session, title: str, settings: Settings
+) -> None:
     webinar = make_webinar(db, title=title, join_url="https://teams.example/l/meet?a=1,b;c")
     people = [make_user(db, Role.teacher, name=name) for name in HOSTILE_NAMES]
     for person in people:
-        register(db, webinar.id or 0, actor=person)
-    unregister(db, webinar.id or 0, actor=people[0])
-    cancel_session(db, webinar.id or 0, actor=team(db))
+        register(db, webinar.id or 0, actor=person, settings=settings)
+    unregister(db, webinar.id or 0, actor=people[0], settings=settings)
+    cancel_session(db, webinar.id or 0, actor=team(db), settings=settings)
     db.commit()
     produced = [m for m in mails(db) if m.calendar_ics]
     assert {m.calendar_method for m in produced} == {"REQUEST", "CANCEL"}

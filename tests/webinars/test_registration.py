@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from hub.db import session_scope
 from hub.errors import Conflict, NotFound, PermissionDenied
 from hub.models import Role, User, utcnow
+from hub.settings import Settings
 from tests.factories import make_user
 from tests.webinars.helpers import mails, make_webinar, teachers, team
 from webinars.models import RegistrationStatus, WebinarRegistration, WebinarSession
@@ -29,7 +30,9 @@ def _sequence(message: object) -> int:
     return int(_event(message)["SEQUENCE"])  # type: ignore[index]
 
 
-def test_capacity_holds_under_concurrent_registrations(db: Session, engine: Engine) -> None:
+def test_capacity_holds_under_concurrent_registrations(
+    db: Session, engine: Engine, settings: Settings
+) -> None:
     webinar = make_webinar(db, capacity=5)
     people = teachers(db, 24)
     start = threading.Barrier(len(people))
@@ -39,7 +42,9 @@ def test_capacity_holds_under_concurrent_registrations(db: Session, engine: Engi
         try:
             start.wait()
             with session_scope(engine) as session:
-                register(session, webinar.id or 0, actor=session.get(User, user.id))  # type: ignore[arg-type]
+                register(
+                    session, webinar.id or 0, actor=session.get(User, user.id), settings=settings
+                )  # type: ignore[arg-type]
         except BaseException as exc:  # noqa: BLE001  (reported below)
             errors.append(exc)
 
@@ -62,17 +67,19 @@ def test_capacity_holds_under_concurrent_registrations(db: Session, engine: Engi
     assert len(mails(db, kind="webinar.waitlisted")) == 19
 
 
-def test_waitlist_promotion_sends_request_and_leaver_gets_cancel(db: Session) -> None:
+def test_waitlist_promotion_sends_request_and_leaver_gets_cancel(
+    db: Session, settings: Settings
+) -> None:
     webinar = make_webinar(db, capacity=1)
     first, second, third = teachers(db, 3)
     for person in (first, second, third):
-        register(db, webinar.id or 0, actor=person)
+        register(db, webinar.id or 0, actor=person, settings=settings)
     db.commit()
     assert counts(db, webinar.id or 0) == (1, 2)
     invite = mails(db, to=first.email, kind="webinar.invite")[0]
     assert invite.calendar_method == "REQUEST"
 
-    unregister(db, webinar.id or 0, actor=first)
+    unregister(db, webinar.id or 0, actor=first, settings=settings)
     db.commit()
     cancel = mails(db, to=first.email, kind="webinar.unregistered")[0]
     assert cancel.calendar_method == "CANCEL"
@@ -90,45 +97,45 @@ def test_waitlist_promotion_sends_request_and_leaver_gets_cancel(db: Session) ->
     assert waitlist_position(db, third_row) == 1
 
     # leaving the waitlist sends no calendar mail; coming back sends a higher SEQUENCE
-    unregister(db, webinar.id or 0, actor=third)
-    unregister(db, webinar.id or 0, actor=second)
+    unregister(db, webinar.id or 0, actor=third, settings=settings)
+    unregister(db, webinar.id or 0, actor=second, settings=settings)
     db.commit()
     assert counts(db, webinar.id or 0) == (0, 0)
-    register(db, webinar.id or 0, actor=first)
+    register(db, webinar.id or 0, actor=first, settings=settings)
     db.commit()
     again = mails(db, to=first.email, kind="webinar.invite")
     assert len(again) == 2 and _sequence(again[1]) > _sequence(cancel)
 
 
-def test_register_twice_is_idempotent_and_rules_apply(db: Session) -> None:
+def test_register_twice_is_idempotent_and_rules_apply(db: Session, settings: Settings) -> None:
     webinar = make_webinar(db, capacity=3)
     (teacher,) = teachers(db, 1)
-    first = register(db, webinar.id or 0, actor=teacher)
-    second = register(db, webinar.id or 0, actor=teacher)
+    first = register(db, webinar.id or 0, actor=teacher, settings=settings)
+    second = register(db, webinar.id or 0, actor=teacher, settings=settings)
     db.commit()
     assert first.id == second.id
     assert counts(db, webinar.id or 0) == (1, 0)
     assert len(mails(db, to=teacher.email)) == 1
     student = make_user(db, Role.student, departments=("SCI",))
     with pytest.raises(PermissionDenied):
-        register(db, webinar.id or 0, actor=student)
+        register(db, webinar.id or 0, actor=student, settings=settings)
     other = teachers(db, 1)[0]
     with pytest.raises(NotFound):
-        unregister(db, webinar.id or 0, actor=other)
+        unregister(db, webinar.id or 0, actor=other, settings=settings)
     past = make_webinar(db, starts_in=timedelta(days=3))
     past.starts_at = utcnow() - timedelta(minutes=1)
     db.add(past)
     db.commit()
     with pytest.raises(Conflict):
-        register(db, past.id or 0, actor=other)
+        register(db, past.id or 0, actor=other, settings=settings)
 
 
-def test_sequence_grows_on_real_changes_and_cancel(db: Session) -> None:
+def test_sequence_grows_on_real_changes_and_cancel(db: Session, settings: Settings) -> None:
     webinar = make_webinar(db, capacity=10)
     actor = team(db)
     alice, bob = teachers(db, 2)
-    register(db, webinar.id or 0, actor=alice)
-    register(db, webinar.id or 0, actor=bob)
+    register(db, webinar.id or 0, actor=alice, settings=settings)
+    register(db, webinar.id or 0, actor=bob, settings=settings)
     db.commit()
     invite_seq = _sequence(mails(db, to=alice.email)[0])
 
@@ -140,12 +147,14 @@ def test_sequence_grows_on_real_changes_and_cancel(db: Session) -> None:
         capacity=12,
         description="Autre texte",
     )
-    _, changes = update_session(db, webinar.id or 0, data, actor=actor)
+    _, changes = update_session(db, webinar.id or 0, data, actor=actor, settings=settings)
     db.commit()
     assert changes == [] and db.get(WebinarSession, webinar.id).sequence == 0  # type: ignore[union-attr]
     assert mails(db, kind="webinar.update") == []
 
-    moved = move_session(db, webinar.id or 0, webinar.starts_at + timedelta(days=1), actor=actor)
+    moved = move_session(
+        db, webinar.id or 0, webinar.starts_at + timedelta(days=1), actor=actor, settings=settings
+    )
     db.commit()
     assert moved.sequence == 1
     updates = mails(db, kind="webinar.update")
@@ -154,21 +163,21 @@ def test_sequence_grows_on_real_changes_and_cancel(db: Session) -> None:
     event = _event(updates[0])
     assert event.start == moved.starts_at  # type: ignore[attr-defined]
 
-    cancel_session(db, webinar.id or 0, actor=actor)
+    cancel_session(db, webinar.id or 0, actor=actor, settings=settings)
     db.commit()
     cancels = mails(db, kind="webinar.cancelled")
     assert {m.recipient for m in cancels} == {alice.email, bob.email}
     assert all(m.calendar_method == "CANCEL" and _sequence(m) == 2 for m in cancels)
     assert all("STATUS:CANCELLED" in (m.calendar_ics or "") for m in cancels)
     with pytest.raises(Conflict):
-        register(db, webinar.id or 0, actor=teachers(db, 1)[0])
+        register(db, webinar.id or 0, actor=teachers(db, 1)[0], settings=settings)
 
 
-def test_capacity_increase_promotes_the_waitlist(db: Session) -> None:
+def test_capacity_increase_promotes_the_waitlist(db: Session, settings: Settings) -> None:
     webinar = make_webinar(db, capacity=1)
     people = teachers(db, 3)
     for person in people:
-        register(db, webinar.id or 0, actor=person)
+        register(db, webinar.id or 0, actor=person, settings=settings)
     db.commit()
     data = SessionInput(
         title=webinar.title,
@@ -177,7 +186,7 @@ def test_capacity_increase_promotes_the_waitlist(db: Session) -> None:
         capacity=3,
         description=webinar.description,
     )
-    update_session(db, webinar.id or 0, data, actor=team(db))
+    update_session(db, webinar.id or 0, data, actor=team(db), settings=settings)
     db.commit()
     assert counts(db, webinar.id or 0) == (3, 0)
     assert len(mails(db, kind="webinar.promoted")) == 2

@@ -33,7 +33,7 @@ def test_reminders_exactly_once_across_a_restart(
 ) -> None:
     webinar = make_webinar(db, starts_in=timedelta(days=3))
     (teacher,) = teachers(db, 1)
-    register(db, webinar.id or 0, actor=teacher)
+    register(db, webinar.id or 0, actor=teacher, settings=settings)
     db.commit()
     start = webinar.starts_at
 
@@ -64,9 +64,9 @@ def test_late_registrant_long_outage_and_move(
 ) -> None:
     webinar = make_webinar(db, starts_in=timedelta(days=3))
     early, late = teachers(db, 2)
-    register(db, webinar.id or 0, actor=early)
+    register(db, webinar.id or 0, actor=early, settings=settings)
     start = webinar.starts_at
-    register(db, webinar.id or 0, actor=late, now=start - timedelta(hours=2))
+    register(db, webinar.id or 0, actor=late, now=start - timedelta(hours=2), settings=settings)
     db.commit()
 
     # the worker was down for a day: only the closest reminder goes out
@@ -79,7 +79,14 @@ def test_late_registrant_long_outage_and_move(
 
     # moved two days later: new reminders for the new time
     new_start = start + timedelta(days=2)
-    move_session(db, webinar.id or 0, new_start, actor=team(db), now=start - timedelta(minutes=4))
+    move_session(
+        db,
+        webinar.id or 0,
+        new_start,
+        actor=team(db),
+        now=start - timedelta(minutes=4),
+        settings=settings,
+    )
     db.commit()
     assert process_due(engine, new_start - timedelta(hours=24), settings=settings).sent == 2
     assert process_due(engine, new_start - timedelta(minutes=15), settings=settings).sent == 2
@@ -90,7 +97,7 @@ def test_concurrent_passes_send_once(db: Session, engine: Engine, settings: Sett
     webinar = make_webinar(db, starts_in=timedelta(days=3))
     people = teachers(db, 6)
     for person in people:
-        register(db, webinar.id or 0, actor=person)
+        register(db, webinar.id or 0, actor=person, settings=settings)
     db.commit()
     moment: datetime = webinar.starts_at - timedelta(hours=24)
     barrier = threading.Barrier(4)

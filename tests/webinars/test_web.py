@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from hub.models import Role, User, utcnow
 from hub.outbox import OutboxMessage
+from hub.settings import Settings
 from hub.tokens import create_token
 from kb.models import Article
 from tests.factories import make_user, page_text, post_form, sign_in
@@ -126,7 +127,9 @@ def test_teacher_registers_downloads_asks_and_subscribes(client: TestClient, db:
     assert kinds == ["webinar.invite", "webinar.unregistered"]
 
 
-def test_team_manages_series_sessions_and_after_session(client: TestClient, db: Session) -> None:
+def test_team_manages_series_sessions_and_after_session(
+    client: TestClient, db: Session, settings: Settings
+) -> None:
     staff = team(db)
     host = make_user(db, Role.referent)
     sign_in(client, staff)
@@ -159,7 +162,7 @@ def test_team_manages_series_sessions_and_after_session(client: TestClient, db: 
 
     first = sessions[0]
     (teacher,) = teachers(db, 1)
-    register(db, first.id or 0, actor=teacher)
+    register(db, first.id or 0, actor=teacher, settings=settings)
     db.commit()
     page = f"/webinars/{first.id}"
     edit = client.get(f"{page}/edit")

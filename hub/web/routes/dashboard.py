@@ -15,7 +15,7 @@ from hub.i18n import translate as translate_message
 from hub.models import Role
 from hub.people import require_role
 from hub.reporting import charts, dashboard
-from hub.web.deps import CurrentUser, SessionDep
+from hub.web.deps import CurrentUser, SessionDep, SettingsDep
 from hub.web.rendering import render
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
@@ -60,6 +60,7 @@ def dashboard_page(
     request: Request,
     db: SessionDep,
     user: CurrentUser,
+    settings: SettingsDep,
     start: str = "",
     end: str = "",
     department: str = "",
@@ -67,10 +68,12 @@ def dashboard_page(
     require_role(user, Role.elearning)
     errors: dict[str, str] = {}
     try:
-        period = dashboard.parse_period(db, start, end, department, today=local_day())
+        period = dashboard.parse_period(
+            db, start, end, department, today=local_day(), settings=settings
+        )
     except InvalidInput as exc:
         errors = exc.fields
-        period = dashboard.parse_period(db, "", "", "", today=local_day())
+        period = dashboard.parse_period(db, "", "", "", today=local_day(), settings=settings)
     tables = dashboard.compute(db, period, actor=user)
     catalog = translations(getattr(request.state, "locale", LOCALES[0]))
     return render(
@@ -94,13 +97,16 @@ def dashboard_page(
 def dashboard_csv(
     db: SessionDep,
     user: CurrentUser,
+    settings: SettingsDep,
     key: str,
     start: str = "",
     end: str = "",
     department: str = "",
 ) -> Response:
     require_role(user, Role.elearning)
-    period = dashboard.parse_period(db, start, end, department, today=local_day())
+    period = dashboard.parse_period(
+        db, start, end, department, today=local_day(), settings=settings
+    )
     table = dashboard.compute_one(db, key, period, actor=user)
     name = f"{key}_{period.start.isoformat()}_{period.end.isoformat()}"
     if period.department is not None:

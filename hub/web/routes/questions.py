@@ -203,7 +203,6 @@ def question_page(
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
-    settings: Settings | None = None,
 ) -> Response:
     view = answers.view_question(db, actor=user, question_id=question_id)
     context: dict[str, Any] = {
@@ -215,7 +214,7 @@ def question_page(
         "is_asker": view.question.asker_id == user.id,
     }
     if view.staff:
-        sla = profile(db, settings)
+        sla = profile(db, request.app.state.settings)
         canned_id = optional_id(
             request.query_params.get("canned", ""), not_found=N_("Réponse type introuvable.")
         )
@@ -242,7 +241,7 @@ def question_page(
 def question_detail(
     request: Request, db: SessionDep, user: CurrentUser, settings: SettingsDep, question_id: int
 ) -> Response:
-    return question_page(request, db, user, question_id, settings=settings)
+    return question_page(request, db, user, question_id)
 
 
 @router.post("/questions/{question_id}/reply", name="question_reply")
@@ -267,7 +266,6 @@ def question_reply(
             form={"reply": body},
             errors=errors,
             status=422,
-            settings=settings,
         )
     db.commit()
     flash(request, N_("Réponse envoyée."))

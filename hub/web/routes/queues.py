@@ -261,7 +261,6 @@ def _answer(
             form=fields,
             errors=errors,
             status=422,
-            settings=settings,
         )
     db.commit()
     return _back(
@@ -408,7 +407,6 @@ def question_escalate(
             form={"reason": reason},
             errors=exc.fields,
             status=422,
-            settings=settings,
         )
     db.commit()
     return _back(question_id, N_("Question transmise à l'équipe e-learning."), request)
