@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import kb.pages
 import kb.search
 from hub import __version__
+from hub.business_hours import BRUSSELS
 from hub.byproducts import Flusher
 from hub.crisis.mode import cached_banner
 from hub.db import make_engine, reader, writer
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
     app.state.renderer = Renderer(
         globals={
             "app_version": __version__,
+            "brussels": BRUSSELS,  # dates shown in the college's time
             "demo_mode": settings.demo,
             "sso_enabled": settings.oidc_enabled,
             "sso_provider": settings.oidc_provider_name,

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from hub.business_hours import BRUSSELS
 from hub.errors import InvalidInput, NotFound
 from hub.i18n import N_
 from hub.models import Department, Role, User
@@ -21,6 +20,7 @@ from hub.people import (
     visible_departments,
 )
 from hub.questions import queues
+from hub.teams import set_department_channel
 from hub.web.deps import CurrentUser, SessionDep, flash
 from hub.web.rendering import render
 
@@ -50,7 +50,6 @@ def department_page(
             "department": department,
             "referents": department_referents(db, department),
             "absences": queues.current_absences(db),
-            "brussels": BRUSSELS,
             "members": department_members(db, department, actor=user),
             **(extra or {}),
         },
@@ -98,3 +97,24 @@ def referent_absence(
         else N_("Retour enregistré."),
     )
     return RedirectResponse(f"/departments/{found.code}", status_code=303)
+
+
+@router.post("/{code}/teams-channel", name="department_teams_channel")
+def department_teams_channel(
+    request: Request,
+    db: SessionDep,
+    user: CurrentUser,
+    code: str,
+    teams_channel_id: str = Form(""),
+) -> Response:
+    department = open_department(db, actor=user, code=code)
+    try:
+        set_department_channel(db, department, teams_channel_id, actor=user)
+    except InvalidInput as exc:
+        db.rollback()
+        department = open_department(db, actor=user, code=code)
+        extra = {"teams_errors": exc.fields, "teams_channel_value": teams_channel_id}
+        return department_page(request, db, user, department, extra=extra, status=422)
+    db.commit()
+    flash(request, N_("Canal Teams du département enregistré."))
+    return RedirectResponse(f"/departments/{department.code}", status_code=303)

@@ -3,7 +3,7 @@ answers), attachments, and the question JSON API (token auth)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
@@ -11,47 +11,26 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
-from hub.business_hours import BRUSSELS
 from hub.errors import Conflict, InvalidInput, PermissionDenied
 from hub.i18n import N_
-from hub.models import Department, Role, User
-from hub.questions import answers, asking, attachments, canned, escalation, merging
+from hub.models import User
+from hub.questions import answers, asking, attachments, escalation
 from hub.questions.attachments import INLINE_TYPES, Upload
 from hub.questions.models import Question, Source
 from hub.questions.queues import is_staff_for, my_questions, open_question
-from hub.questions.sla import profile
 from hub.settings import Settings
 from hub.web.deps import CurrentUser, SessionDep, SettingsDep, flash
-from hub.web.params import optional_id
+from hub.web.question_views import (
+    MessageOut,
+    QuestionOut,
+    question_out,
+    question_page,
+    read_form,
+)
 from hub.web.rendering import render as render_page
-from kb.models import Article
 
 router = APIRouter(tags=["questions"])
-
-
-def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
-    """The app's renderer, with the local time zone for dates."""
-    return render_page(request, template, {"brussels": BRUSSELS, **context}, status=status)
-
-
-async def read_form(request: Request) -> tuple[dict[str, str], list[Upload]]:
-    """Text fields and uploaded files of a (multipart) form."""
-    form = await request.form()
-    fields: dict[str, str] = {}
-    uploads: list[Upload] = []
-    try:
-        for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                data = await value.read()
-                if data or value.filename:
-                    uploads.append(Upload(filename=value.filename or "", data=data))
-            elif key not in fields:
-                fields[key] = value
-    finally:
-        await form.close()
-    return fields, uploads
 
 
 # --- asking ------------------------------------------------------------------------------
@@ -72,7 +51,7 @@ def _ask_page(
             db, actor=user, title=form.get("title", ""), body=form.get("body", ""), draft_key=draft
         )
         db.commit()
-    return render(
+    return render_page(
         request,
         "questions/new.html",
         {
@@ -119,7 +98,7 @@ def question_suggest(
     """The htmx partial under the form: KB articles matching what is typed."""
     suggestions = asking.suggest(db, actor=user, title=title, body=body, draft_key=draft)
     db.commit()
-    return render(request, "questions/_suggestions.html", {"suggestions": suggestions})
+    return render_page(request, "questions/_suggestions.html", {"suggestions": suggestions})
 
 
 @router.get("/questions/suggestion/{slug}", name="question_suggestion_open")
@@ -187,54 +166,11 @@ def _create(
 
 @router.get("/questions", name="my_questions")
 def questions_index(request: Request, db: SessionDep, user: CurrentUser) -> Response:
-    return render(
+    return render_page(
         request,
         "questions/index.html",
         {"questions": my_questions(db, actor=user), "can_ask": user.role in asking.ASKERS},
     )
-
-
-def question_page(
-    request: Request,
-    db: Session,
-    user: User,
-    question_id: int,
-    *,
-    form: dict[str, str] | None = None,
-    errors: dict[str, str] | None = None,
-    status: int = 200,
-) -> Response:
-    view = answers.view_question(db, actor=user, question_id=question_id)
-    context: dict[str, Any] = {
-        "view": view,
-        "q": view.question,
-        "form": form or {},
-        "errors": errors or {},
-        "department": db.get(Department, view.question.department_id),
-        "is_asker": view.question.asker_id == user.id,
-    }
-    if view.staff:
-        sla = profile(db, request.app.state.settings)
-        canned_id = optional_id(
-            request.query_params.get("canned", ""), not_found=N_("Réponse type introuvable.")
-        )
-        if canned_id is not None:
-            chosen = canned.get_canned(db, actor=user, canned_id=canned_id)
-            context["form"] = {"body": canned.canned_text(chosen), **context["form"]}
-        context.update(
-            similar=merging.similar_questions(db, actor=user, question_id=question_id),
-            canned_answers=canned.list_canned(
-                db, actor=user, department_id=view.question.department_id
-            ),
-            assignees=answers.possible_assignees(db, view.question),
-            referent_due=sla.referent_due(view.question.clock_started_at)
-            if view.question.first_response_at is None and view.question.level == 0
-            else None,
-            crisis=sla.crisis,
-            article=db.get(Article, view.question.article_id) if view.question.article_id else None,
-            can_escalate=user.role is Role.referent and view.question.level == 0,
-        )
-    return render(request, "questions/detail.html", context, status=status)
 
 
 @router.get("/questions/{question_id}", name="question_detail")
@@ -326,62 +262,6 @@ def attachment(
 class QuestionIn(BaseModel):
     title: str = Field(max_length=1000)
     body: str = Field(max_length=20_000)
-
-
-class MessageOut(BaseModel):
-    id: int
-    kind: str
-    author: str
-    body: str
-    created_at: str
-
-
-class QuestionOut(BaseModel):
-    id: int
-    department: str
-    status: str
-    priority: str
-    level: int
-    title: str
-    body: str
-    asker: str
-    source: str
-    tags: list[str]
-    created_at: str
-    first_response_at: str | None
-    merged_into: int | None
-    url: str
-    messages: list[MessageOut] = []
-
-
-def question_out(
-    db: Session,
-    question: Question,
-    *,
-    staff: bool,
-    tags: list[str] | None = None,
-    messages: list[MessageOut] | None = None,
-) -> QuestionOut:
-    department = db.get(Department, question.department_id)
-    return QuestionOut(
-        id=question.id or 0,
-        department=department.code if department else "?",
-        status=question.status,
-        priority=question.priority,
-        level=question.level,
-        title=question.title,
-        body=question.body,
-        asker=question.asker_name,
-        source=question.source,
-        tags=tags or [],
-        created_at=question.created_at.isoformat(),
-        first_response_at=question.first_response_at.isoformat()
-        if question.first_response_at
-        else None,
-        merged_into=question.merged_into_id if staff else None,
-        url=f"/questions/{question.id}",
-        messages=messages or [],
-    )
 
 
 @router.post("/api/questions", status_code=201, response_model=QuestionOut, tags=["questions API"])

@@ -25,7 +25,8 @@ from hub.questions.sla import profile
 from hub.settings import Settings
 from hub.web.deps import CurrentUser, SessionDep, SettingsDep, flash
 from hub.web.params import optional_id, parse_int
-from hub.web.routes.questions import QuestionOut, question_out, question_page, read_form, render
+from hub.web.question_views import QuestionOut, question_out, question_page, read_form
+from hub.web.rendering import render as render_page
 
 router = APIRouter(tags=["queues"])
 
@@ -64,7 +65,7 @@ def _queue_page(
         if request.headers.get("hx-target") == "queue-rows"
         else "queues/index.html"
     )
-    return render(request, template, context)
+    return render_page(request, template, context)
 
 
 @router.get("/queues", name="queues")
@@ -122,7 +123,7 @@ def _canned_page(
     status: int = 200,
 ) -> Response:
     items = canned.list_canned(db, actor=user)
-    return render(
+    return render_page(
         request,
         "queues/canned.html",
         {

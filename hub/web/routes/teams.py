@@ -1,19 +1,19 @@
-"""Teams pages: the crisis channel panel (htmx partial), its refresh, a department's
-channel, and "Créer une réunion Teams" for a webinar session."""
+"""Teams pages: the crisis channel panel (htmx partial), its refresh, and "Créer une
+réunion Teams" for a webinar session (a department's channel is set on its page:
+routes/departments.py)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from hub.errors import HubError, InvalidInput
+from hub.errors import HubError
 from hub.i18n import N_
 from hub.models import STAFF, Role
-from hub.people import open_department, require_role
-from hub.teams import feed, set_department_channel
+from hub.people import require_role
+from hub.teams import feed
 from hub.web.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, flash
 from hub.web.rendering import render
-from hub.web.routes.departments import department_page
 
 router = APIRouter(tags=["teams"])
 
@@ -51,27 +51,6 @@ def teams_feed_refresh(
     if request.headers.get("hx-request") == "true":
         return _panel(request, db, settings, user)
     return RedirectResponse("/", status_code=303)
-
-
-@router.post("/departments/{code}/teams-channel", name="department_teams_channel")
-def department_teams_channel(
-    request: Request,
-    db: SessionDep,
-    user: CurrentUser,
-    code: str,
-    teams_channel_id: str = Form(""),
-) -> Response:
-    department = open_department(db, actor=user, code=code)
-    try:
-        set_department_channel(db, department, teams_channel_id, actor=user)
-    except InvalidInput as exc:
-        db.rollback()
-        department = open_department(db, actor=user, code=code)
-        extra = {"teams_errors": exc.fields, "teams_channel_value": teams_channel_id}
-        return department_page(request, db, user, department, extra=extra, status=422)
-    db.commit()
-    flash(request, N_("Canal Teams du département enregistré."))
-    return RedirectResponse(f"/departments/{department.code}", status_code=303)
 
 
 @router.post("/teams/webinars/{webinar_id:int}/meeting", name="teams_webinar_meeting")
