@@ -49,6 +49,7 @@ def cheap_password_hashing() -> Iterator[None]:
 def fresh_process_caches() -> Iterator[None]:
     """Per-process caches are keyed by database URL, and PostgreSQL tests share one URL:
     start and end every test with empty caches."""
+    import hub.crisis.mode
     import hub.exams.timetable
     import hub.web.routes.exams
     import kb.pages
@@ -56,6 +57,7 @@ def fresh_process_caches() -> Iterator[None]:
     import kb.suggest
 
     def clear() -> None:
+        hub.crisis.mode.forget_banner()
         hub.exams.timetable.forget_cache()
         hub.web.routes.exams.pages.clear()
         kb.search._cache.clear()

@@ -3,7 +3,6 @@ really have, every bad row listed by line and nothing imported, idempotent re-im
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from sqlmodel import Session, select
 
 from hub.cli import main
 from hub.exams.importer import LOCAL_TIME, count_exams, import_csv
-from hub.exams.timetable import change_status, forget_cache
+from hub.exams.timetable import change_status
 from hub.models import ExamSession, ExamStatus, Platform, Role, id_of
 from hub.settings import Settings
 from kb.articles import save_article
@@ -24,14 +23,6 @@ from tests.exam_csv import HEADER, csv_bytes, row
 from tests.factories import csrf_from, make_department, make_user, page_text, sign_in
 
 CONTENT = Path(__file__).resolve().parents[1] / "kb" / "content"
-
-
-@pytest.fixture(autouse=True)
-def fresh_timetable_cache() -> Iterator[None]:
-    # The cache is keyed by database URL, and every PostgreSQL test shares one URL.
-    forget_cache()
-    yield
-    forget_cache()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,15 +39,6 @@ from tests.factories import csrf_from, make_department, make_user, page_text, si
 
 CONTENT = Path(__file__).resolve().parents[1] / "kb" / "content"
 ACCESS_ARTICLE = "examen-acces-etudiant"
-
-
-@pytest.fixture(autouse=True)
-def fresh_timetable_cache() -> Iterator[None]:
-    # The cache is keyed by database URL, and every PostgreSQL test shares one URL: without
-    # this, a test could be served the previous test's timetable for up to 2 seconds.
-    forget_cache()
-    yield
-    forget_cache()
 
 
 @dataclass

@@ -15,12 +15,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +22,8 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, StorageState, sync_playwright
+
+from tests.hub_server import free_port, hub_env, run_cli, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -74,118 +70,27 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"e2e browser: {CHROMIUM} ({found}; {policy})"]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _hub_command(*args: str) -> list[str]:
-    # The same interpreter as pytest, so the hub under test is this checkout (editable install).
-    return [sys.executable, "-m", "hub.cli", *args]
-
-
-def _run_cli(env: dict[str, str], cwd: Path, *args: str, stdin: str | None = None) -> str:
-    # A new session has no controlling terminal: getpass cannot open /dev/tty (which would
-    # wait for someone at the keyboard) and reads the password prompt's answer from stdin.
-    try:
-        result = subprocess.run(
-            _hub_command(*args),
-            env=env,
-            cwd=cwd,
-            input=stdin if stdin is not None else "",
-            capture_output=True,
-            text=True,
-            timeout=CLI_TIMEOUT_SECONDS,
-            start_new_session=True,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"`hub {' '.join(args)}` did not finish in {exc.timeout:.0f}s", pytrace=False)
-    if result.returncode != 0:
-        pytest.fail(
-            f"`hub {' '.join(args)}` exited with {result.returncode}:\n"
-            f"{result.stdout}{result.stderr}",
-            pytrace=False,
-        )
-    return result.stdout
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "(no server output)"
-    return "\n".join(text.splitlines()[-lines:]) or "(no server output)"
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()  # uvicorn shuts down gracefully on SIGTERM
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
-def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    # Straight to 127.0.0.1, whatever http_proxy says.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    last_error = "no answer yet"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"`hub serve` exited with {process.returncode} before answering {url}; "
-                f"its output:\n{_tail(log_path)}",
-                pytrace=False,
-            )
-        try:
-            with opener.open(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-                last_error = f"HTTP {response.status}"
-        except urllib.error.HTTPError as exc:
-            last_error = f"HTTP {exc.code}"
-        except (urllib.error.URLError, OSError) as exc:
-            last_error = str(getattr(exc, "reason", exc))
-        time.sleep(0.1)
-    _stop(process)
-    pytest.fail(
-        f"`hub serve` did not answer 200 on {url} within {STARTUP_TIMEOUT_SECONDS:.0f}s "
-        f"(last: {last_error}); its output:\n{_tail(log_path)}",
-        pytrace=False,
-    )
-
-
 @pytest.fixture(scope="session")
 def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
     """The real hub, demo data loaded, plus one teacher who signs in with a password."""
     root = tmp_path_factory.mktemp("e2e-hub")
     data_dir = root / "var"
     data_dir.mkdir()
-    port = _free_port()
+    port = free_port()
     password = "e2e-" + secrets.token_urlsafe(18)
     # Only this run's settings: no HUB_* from the caller's shell, and a working directory
     # without a .env file, so a developer's own database is never touched.
-    env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
-    env.update(
-        HUB_ENV="test",
-        HUB_DEMO="1",
-        HUB_DATA_DIR=str(data_dir),
-        HUB_DATABASE_URL=f"sqlite:///{data_dir / 'hub.sqlite3'}",
-        HUB_SECRET_KEY=secrets.token_urlsafe(48),
-        HUB_HOST="127.0.0.1",
-        HUB_PORT=str(port),
-        HUB_SCHEDULER_IN_WEB="0",  # periodic jobs are not what these tests look at
-        PYTHONUNBUFFERED="1",
-    )
-    _run_cli(env, root, "db", "upgrade")
-    _run_cli(env, root, "demo", "load")
-    _run_cli(env, root, "kb", "import", str(KB_CONTENT))  # exits 1 if any article is rejected
-    _run_cli(
+    env = hub_env(
+        f"sqlite:///{data_dir / 'hub.sqlite3'}",
+        data_dir,
+        demo="1",
+        host="127.0.0.1",
+        port=str(port),
+    )  # periodic jobs off: not what these tests look at
+    run_cli(env, root, "db", "upgrade")
+    run_cli(env, root, "demo", "load")
+    run_cli(env, root, "kb", "import", str(KB_CONTENT))  # exits 1 if any article is rejected
+    run_cli(
         env,
         root,
         "users",
@@ -202,29 +107,14 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
         stdin=f"{password}\n{password}\n",  # the prompt asks twice
     )
 
-    log_path = root / "server.log"
-    base_url = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            _hub_command("serve", "--host", "127.0.0.1", "--port", str(port)),
-            env=env,
-            cwd=root,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        _wait_until_healthy(process, f"{base_url}/healthz", log_path)
+    with serving(env, root, port) as server:
         yield HubServer(
-            base_url=base_url,
+            base_url=server.base_url,
             teacher_email=TEACHER_EMAIL,
             teacher_name=TEACHER_NAME,
             teacher_password=password,
-            log_path=log_path,
+            log_path=server.log_path,
         )
-    finally:
-        _stop(process)
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,6 @@ Chromium as the e-learning team (who sees everything) and a teacher. No script m
 
 from __future__ import annotations
 
-import os
-import secrets
-import subprocess
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,13 +28,7 @@ from hub.people import create_department, create_user, get_user_by_email
 from hub.questions import answers, asking, canned
 from hub.settings import load_settings
 from kb.articles import ArticleInput, save_article
-from tests.e2e.conftest import (
-    _free_port,
-    _hub_command,
-    _run_cli,
-    _stop,
-    _wait_until_healthy,
-)
+from tests.hub_server import free_port, hub_env, run_cli, serving
 from webinars import questions as webinar_questions
 from webinars import registration
 from webinars.sessions import SessionInput, create_session
@@ -156,38 +147,14 @@ def xss_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XssHub]:
     root = tmp_path_factory.mktemp("xss-hub")
     data_dir = root / "var"
     data_dir.mkdir()
-    port = _free_port()
+    port = free_port()
     database_url = f"sqlite:///{data_dir / 'hub.sqlite3'}"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
-    env.update(
-        HUB_ENV="test",
-        HUB_DEMO="1",
-        HUB_DATA_DIR=str(data_dir),
-        HUB_DATABASE_URL=database_url,
-        HUB_SECRET_KEY=secrets.token_urlsafe(48),
-        HUB_SCHEDULER_IN_WEB="0",
-        PYTHONUNBUFFERED="1",
-    )
-    _run_cli(env, root, "db", "upgrade")
-    _run_cli(env, root, "demo", "load")
+    env = hub_env(database_url, data_dir, demo="1")
+    run_cli(env, root, "db", "upgrade")
+    run_cli(env, root, "demo", "load")
     question_id, webinar_id = _seed(database_url, data_dir)
-    log_path = root / "server.log"
-    base_url = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            _hub_command("serve", "--host", "127.0.0.1", "--port", str(port)),
-            env=env,
-            cwd=root,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        _wait_until_healthy(process, f"{base_url}/healthz", log_path)
-        yield XssHub(base_url, question_id, webinar_id, "xss-article")
-    finally:
-        _stop(process)
+    with serving(env, root, port) as server:
+        yield XssHub(server.base_url, question_id, webinar_id, "xss-article")
 
 
 def _signed_in_page(browser: Browser, hub: XssHub, email: str) -> Page:

@@ -23,12 +23,10 @@ import hub.db
 from hub.models import Role
 from hub.tokens import create_token
 from tests.factories import csrf_from, make_department, make_user, sign_in
+from tests.hub_server import free_port, http_client, hub_env
 from tests.reliability.conftest import (
     HubProcesses,
     PrivatePostgres,
-    free_port,
-    http_client,
-    hub_env,
     prepare_database,
     serve_args,
     wait_for,

@@ -23,12 +23,10 @@ from sqlmodel import Session, col, select
 from hub.db import make_engine
 from hub.outbox import OutboxMessage
 from hub.questions.models import Question, QuestionEvent
+from tests.hub_server import free_port, http_client, hub_env
 from tests.reliability.conftest import (
     HubProcesses,
     dedicated_postgres,
-    free_port,
-    http_client,
-    hub_env,
     prepare_database,
     serve_args,
     sqlalchemy_url,

@@ -23,11 +23,10 @@ from hub.models import JobRun, Role, utcnow
 from hub.outbox import OutboxMessage, OutboxStatus
 from hub.people import create_user, require_user_by_email
 from hub.settings import load_settings
+from tests.hub_server import free_port, hub_env
 from tests.reliability.conftest import (
     HubProcesses,
     dedicated_postgres,
-    free_port,
-    hub_env,
     prepare_database,
     serve_args,
     sqlalchemy_url,

@@ -30,7 +30,8 @@ from hub.db import make_engine, session_scope
 from hub.models import JobRun
 from hub.outbox import OutboxMessage, OutboxStatus, enqueue_mail
 from hub.scheduler import ADVISORY_LOCK_KEY
-from tests.reliability.conftest import HubProcess, HubProcesses, hub_env, wait_for
+from tests.hub_server import HubProcess, hub_env
+from tests.reliability.conftest import HubProcesses, wait_for
 from tests.smtp_server import Mailbox, SmtpServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("reliability")]

@@ -17,15 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.conftest import (
-    HubProcess,
-    HubProcesses,
-    free_port,
-    hub_env,
-    prepare_database,
-    serve_args,
-    wait_for,
-)
+from tests.hub_server import HubProcess, free_port, hub_env
+from tests.reliability.conftest import HubProcesses, prepare_database, serve_args, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("reliability")]
 

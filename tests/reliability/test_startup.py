@@ -23,14 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.reliability.conftest import (
-    HubProcesses,
-    free_port,
-    http_client,
-    hub_env,
-    prepare_database,
-    serve_args,
-)
+from tests.hub_server import free_port, http_client, hub_env
+from tests.reliability.conftest import HubProcesses, prepare_database, serve_args
 
 WORKERS = 2
 # Two busy loops per core, each in its own session: with the kernel's autogroup scheduling a
