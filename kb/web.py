@@ -19,6 +19,7 @@ from hub.models import Role
 from hub.people import list_departments, require_role
 from hub.web.deps import CurrentUser, OptionalUser, SessionDep, flash
 from hub.web.params import parse_id
+from hub.web.rendering import from_htmx
 from hub.web.rendering import render as render_page
 from kb import checklists
 from kb import suggest as remembered_suggestions
@@ -290,8 +291,8 @@ def kb_feedback_form(request: Request, db: SessionDep, user: OptionalUser, slug:
     """The feedback form on its own: loaded by htmx under a cached article page, or a page
     of its own without JavaScript."""
     article = get_article(db, slug, viewer=user)
-    template = "kb/_feedback.html" if request.headers.get("hx-request") else "kb/feedback.html"
-    return render_page(request, template, {"article": article, "feedback_sent": False})
+    # htmx (`HX-Target: feedback`) gets the form's block, a browser without JavaScript the page.
+    return render_page(request, "kb/feedback.html", {"article": article, "feedback_sent": False})
 
 
 @router.get("/kb/{slug}/print", name="kb_print")
@@ -328,7 +329,7 @@ def kb_tick(
         db, article=article, user=user, item_key=item_key, ticked=ticked == "1"
     )
     db.commit()
-    if request.headers.get("hx-request") == "true":
+    if from_htmx(request):
         return render_page(
             request,
             "kb/_checklist.html",
@@ -358,7 +359,7 @@ def kb_feedback(
     article = get_article(db, slug, viewer=user)
     record_feedback(db, article=article, user=user, helpful=helpful == "1", comment=comment)
     db.commit()
-    if request.headers.get("hx-request") == "true":
+    if from_htmx(request):
         return render_page(
             request, "kb/_feedback.html", {"article": article, "feedback_sent": True}
         )

@@ -93,6 +93,14 @@ def page_key(
     return (path, query, locale, hx, restore, version, minute)
 
 
+def htmx_of(headers: Headers) -> str | None:
+    """What of a request's htmx headers picks the answer (hub/web/rendering.py: the block
+    named like the target, else `content`)."""
+    if headers.get("hx-request") is None:
+        return None
+    return f"{headers.get('hx-request')}|{headers.get('hx-target', '')}"
+
+
 def previous_minute(key: tuple[object, ...]) -> tuple[object, ...]:
     """The same page's key one minute earlier (see `PageCacheMiddleware`)."""
     minute = key[-1]
@@ -205,7 +213,7 @@ class PageCache:
                 request.url.path,
                 request.url.query,
                 getattr(request.state, "locale", ""),
-                request.headers.get("hx-request"),
+                htmx_of(request.headers),
                 request.headers.get("hx-history-restore-request"),
                 version(),
                 per_minute=self.per_minute,
@@ -275,7 +283,7 @@ class PageCacheMiddleware:
                         scope["path"],
                         scope["query_string"].decode("latin-1"),
                         self.locale(session.get("lang")),
-                        headers.get("hx-request"),
+                        htmx_of(headers),
                         headers.get("hx-history-restore-request"),
                         version,
                         per_minute=self.cache.per_minute,

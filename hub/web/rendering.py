@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -93,18 +94,32 @@ class Renderer:
         if "crisis_banner" not in values:
             values["crisis_banner"] = _banner(request)
         page = env.get_template(template)
-        partial = (
-            request.headers.get("hx-request") == "true"
-            and not request.headers.get("hx-history-restore-request")
-            and PARTIAL_BLOCK in page.blocks  # `_`-prefixed partials are rendered whole
-        )
-        if partial:
-            html = render_block(env, template, PARTIAL_BLOCK, values)
-        else:
-            html = page.render(values)
+        block = fragment_for(request, page.blocks)
+        html = page.render(values) if block is None else render_block(env, template, block, values)
         response = HTMLResponse(html, status_code=status_code, headers=headers)
-        response.headers["Vary"] = "HX-Request, Cookie"
+        response.headers["Vary"] = "HX-Request, HX-Target, Cookie"
         return response
+
+
+def from_htmx(request: Request) -> bool:
+    """A request htmx sent to swap part of the page (not a history restore, which wants the
+    whole page)."""
+    return request.headers.get("hx-request") == "true" and not request.headers.get(
+        "hx-history-restore-request"
+    )
+
+
+def fragment_for(request: Request, blocks: Collection[str]) -> str | None:
+    """The block an htmx request gets instead of the whole page: the one named like its
+    target element (`HX-Target: queue-rows` -> block `queue_rows`), else `content`; None
+    (the whole page) for other requests and for templates without such a block
+    (`_`-prefixed partials are rendered whole). Routes render one template either way."""
+    if not from_htmx(request):
+        return None
+    target = (request.headers.get("hx-target") or "").replace("-", "_")
+    if target and target in blocks:
+        return target
+    return PARTIAL_BLOCK if PARTIAL_BLOCK in blocks else None
 
 
 def render(

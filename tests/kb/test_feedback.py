@@ -227,3 +227,17 @@ def test_click_on_a_result_records_the_slug(client: TestClient, db: Session) -> 
         ("capsule", "capsule-video"),
         ("capsule mp4", None),
     ]
+
+
+def test_the_feedback_form_is_one_template_for_htmx_and_for_a_plain_page(
+    client: TestClient, db: Session
+) -> None:
+    """htmx names its target (`HX-Target: feedback`): the renderer answers that block of the
+    page; a browser without JavaScript gets the whole page (hub/web/rendering.py)."""
+    _article(db)
+    swapped = client.get(f"{URL}/feedback", headers={"HX-Request": "true", "HX-Target": "feedback"})
+    assert swapped.text.lstrip().startswith('<section id="feedback"')
+    assert "<html" not in swapped.text and "← " not in swapped.text
+    page = client.get(f"{URL}/feedback")
+    assert "<html" in page.text and 'id="feedback"' in page.text
+    assert "HX-Target" in page.headers["vary"]

@@ -60,12 +60,7 @@ def _queue_page(
         "now": datetime.now(BRUSSELS),
         **(extra or {}),
     }
-    template = (
-        "queues/_rows.html"
-        if request.headers.get("hx-target") == "queue-rows"
-        else "queues/index.html"
-    )
-    return render_page(request, template, context)
+    return render_page(request, "queues/index.html", context)  # htmx filters: the rows block
 
 
 @router.get("/queues", name="queues")

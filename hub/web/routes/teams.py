@@ -13,7 +13,7 @@ from hub.models import STAFF, Role
 from hub.people import require_role
 from hub.teams import feed
 from hub.web.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, flash
-from hub.web.rendering import render
+from hub.web.rendering import from_htmx, render
 
 router = APIRouter(tags=["teams"])
 
@@ -48,7 +48,7 @@ def teams_feed_refresh(
     db.commit()  # release the write lock while Graph answers
     feed.refresh(request.app.state.engine, settings, force=True)
     db.expire_all()
-    if request.headers.get("hx-request") == "true":
+    if from_htmx(request):
         return _panel(request, db, settings, user)
     return RedirectResponse("/", status_code=303)
 
