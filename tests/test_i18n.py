@@ -74,3 +74,23 @@ def test_messages_with_values_are_translated_where_shown(client, db) -> None:  #
     assert "Unknown department: NOPE" in page_text(missing.text)
     api = client.get("/departments/NOPE", headers={"accept": "application/json"})
     assert api.json() == {"detail": "Département inconnu : NOPE"}  # the API's detail: French
+
+
+def test_numbers_are_written_as_the_pages_language_writes_them() -> None:
+    """Waiting times in the queues ("1,5 h" in French, "1.5 h" in English) come from Babel,
+    not from a hand-made replacement of the decimal point."""
+    from hub.web.rendering import decimal
+
+    assert decimal(1.5, locale="fr") == "1,5"
+    assert decimal(1.5, locale="en") == "1.5"
+    assert decimal(1234.25, digits=2, locale="en") == "1,234.25"
+
+
+def test_weekday_names_come_from_babel_in_both_languages() -> None:
+    from datetime import UTC, datetime
+
+    from webinars.notify import when
+
+    moment = datetime(2026, 3, 31, 13, 0, tzinfo=UTC)  # a Tuesday, 15:00 in Brussels
+    assert when(moment, 60) == "mardi 31/03/2026 15:00–16:00 (heure de Bruxelles)"
+    assert when(moment, 60, locale="en") == "Tuesday 31/03/2026 15:00–16:00 (Brussels time)"

@@ -87,7 +87,7 @@ def owner(session: Session, token: str) -> User | None:
     return user
 
 
-def feed(session: Session, user: User, *, settings: Settings | None = None) -> bytes:
+def feed(session: Session, user: User, *, settings: Settings) -> bytes:
     """The user's registered sessions (and waitlisted ones are left out: no seat yet)."""
     context = notify.mail_context(settings)
     items = [

@@ -17,23 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
+from babel.dates import get_day_names
 from sqlmodel import Session
 
 from hub import outbox
 from hub.models import User, id_of
-from hub.settings import Settings, get_settings
+from hub.settings import Settings
 from webinars.invites import LOCAL_TIME, Method, Person, invite, organizer_from
 from webinars.models import WebinarRegistration, WebinarSession
 
-WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-
 # Dates on the web pages follow the viewer's language; the mails, reminders and calendar
 # texts stay French (the default). Same date format in both (dd/mm/yyyy, 24-hour clock),
-# like the exam pages.
-_WEEKDAYS_BY_LOCALE = {
-    "fr": WEEKDAYS,
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-}
+# like the exam pages; weekday names from Babel's locale data.
 _TIME_ZONE_NOTE = {"fr": "heure de Bruxelles", "en": "Brussels time"}
 
 
@@ -46,8 +41,7 @@ class MailContext:
         return f"{self.base_url}{path}" if self.base_url else path
 
 
-def mail_context(settings: Settings | None = None) -> MailContext:
-    settings = settings or get_settings()
+def mail_context(settings: Settings) -> MailContext:
     return MailContext(organizer=organizer_from(settings.smtp_from), base_url=settings.base_url)
 
 
@@ -59,10 +53,11 @@ def when(moment: datetime, duration_minutes: int | None = None, *, locale: str =
     """ "mardi 31/03/2026 15:00–16:00 (heure de Bruxelles)";
     in English (locale="en"): "Tuesday 31/03/2026 15:00–16:00 (Brussels time)".
     An unknown locale falls back to French."""
-    if locale not in _WEEKDAYS_BY_LOCALE:
+    if locale not in _TIME_ZONE_NOTE:
         locale = "fr"
     local = moment.astimezone(LOCAL_TIME)
-    text = f"{_WEEKDAYS_BY_LOCALE[locale][local.weekday()]} {local:%d/%m/%Y %H:%M}"
+    weekday = get_day_names("wide", locale=locale)[local.weekday()]
+    text = f"{weekday} {local:%d/%m/%Y %H:%M}"
     if duration_minutes:
         end = local + timedelta(minutes=duration_minutes)
         text += f"–{end:%H:%M}"

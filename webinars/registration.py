@@ -132,7 +132,7 @@ def register(
     webinar_id: int,
     *,
     actor: User,
-    settings: Settings | None = None,
+    settings: Settings,
     now: datetime | None = None,
 ) -> WebinarRegistration:
     """A seat if one is free, else a place on the waitlist. Idempotent for someone already
@@ -184,7 +184,7 @@ def unregister(
     webinar_id: int,
     *,
     actor: User,
-    settings: Settings | None = None,
+    settings: Settings,
     now: datetime | None = None,
 ) -> WebinarRegistration:
     """Leave a session (or its waitlist). The leaver gets a CANCEL; the first person on the

@@ -142,7 +142,7 @@ def process_due(
     engine: Engine,
     now: datetime | None = None,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
     offsets: Sequence[int] | None = None,
 ) -> ReminderReport:
     """One pass: make the due rows, claim each unsent one, queue its mail (one transaction).

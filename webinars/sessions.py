@@ -272,7 +272,7 @@ def notify_registrants(
     webinar: WebinarSession,
     *,
     what: str,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> int:
     context = notify.mail_context(settings)
     sent = 0
@@ -288,7 +288,7 @@ def update_session(
     data: SessionInput,
     *,
     actor: User,
-    settings: Settings | None = None,
+    settings: Settings,
     now: datetime | None = None,
 ) -> tuple[WebinarSession, list[str]]:
     """Edit or move a session; returns it and the list of real changes (mailed)."""
@@ -349,7 +349,7 @@ def move_session(
     starts_at: datetime,
     *,
     actor: User,
-    settings: Settings | None = None,
+    settings: Settings,
     now: datetime | None = None,
 ) -> WebinarSession:
     webinar = get_session(session, webinar_id)
@@ -370,7 +370,7 @@ def set_join_url(
     url: str,
     *,
     actor: User,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> WebinarSession:
     """The joining link (typed in, or created by the Teams integration). A new link is a
     real change: SEQUENCE + 1 and an updated invite to every registrant."""
@@ -398,7 +398,7 @@ def cancel_session(
     webinar_id: int,
     *,
     actor: User,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> WebinarSession:
     """Cancel: SEQUENCE + 1, CANCEL to every registrant, a plain mail to the waitlist."""
     require_role(actor, Role.elearning)
@@ -436,7 +436,7 @@ def announce(
     *,
     actor: User,
     title: str | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> None:
     """One post in the Teams crisis channel listing the sessions (an explicit action)."""
     require_role(actor, Role.elearning)

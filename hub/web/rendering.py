@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jinja2_fragments import render_block
 from starlette.requests import Request
@@ -27,6 +28,12 @@ def datetime_local(value: datetime | None, pattern: str = "%d/%m/%Y %H:%M") -> s
     if value is None:
         return "—"
     return value.astimezone(LOCAL_TIMEZONE).strftime(pattern)
+
+
+def decimal(value: float, digits: int = 1, *, locale: str) -> str:
+    """A number with `digits` decimals written as the page's language writes it (Babel):
+    1,5 in French, 1.5 in English."""
+    return format_decimal(value, format="#,##0." + "0" * digits, locale=locale)
 
 
 def _banner(request: Request) -> object:
@@ -69,6 +76,7 @@ class Renderer:
             # plain text that autoescaping escapes.
             env.filters["translate"] = partial(translate, catalog)
             env.filters["datetime_local"] = datetime_local
+            env.filters["decimal"] = partial(decimal, locale=locale)
             env.globals.update(globals, locale=locale, locales=LOCALE_NAMES)
             self.environments[locale] = env
 
