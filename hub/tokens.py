@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
@@ -55,22 +56,34 @@ def authenticate_token(session: Session, secret: str) -> User | None:
     token, user = row
     if not user.is_active:
         return None
-    now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        begin_write(session)
-        session.execute(
-            update(ApiToken)
-            .where(
-                col(ApiToken.id) == token.id,
-                or_(
-                    col(ApiToken.last_used_at).is_(None),
-                    col(ApiToken.last_used_at) < now - LAST_USED_RESOLUTION,
-                ),
-            )
-            .values(last_used_at=now)
-        )
-        session.commit()
+    record_use(session, token, every=LAST_USED_RESOLUTION)
     return user
+
+
+class UsedSecret(Protocol):
+    id: int | None
+    last_used_at: datetime | None
+
+
+def record_use(session: Session, row: UsedSecret, *, every: timedelta) -> None:
+    """Note when a secret (an API token, a calendar feed's address) was last used, at most
+    once per `every`. Called on a GET: the read transaction ends and a write one begins
+    (never an upgrade in place; on SQLite that failed with "database is locked" under
+    load), and the update is conditional, so of two clients using it at once one writes."""
+    now = utcnow()
+    if row.last_used_at is not None and now - row.last_used_at <= every:
+        return
+    table: Any = type(row)  # a table model with `id` and `last_used_at`
+    begin_write(session)
+    session.execute(
+        update(table)
+        .where(
+            col(table.id) == row.id,
+            or_(col(table.last_used_at).is_(None), col(table.last_used_at) < now - every),
+        )
+        .values(last_used_at=now)
+    )
+    session.commit()
 
 
 def list_tokens(session: Session, *, user: User) -> Sequence[ApiToken]:

@@ -9,12 +9,12 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import delete, or_, update
-from sqlmodel import Session, col, select
+from sqlalchemy import delete
+from sqlmodel import Session, select
 
-from hub.db import begin_write
 from hub.models import User, id_of, utcnow
 from hub.settings import Settings
+from hub.tokens import record_use
 from webinars import notify
 from webinars.invites import Person, publish
 from webinars.models import CalendarFeedToken, RegistrationStatus
@@ -66,24 +66,7 @@ def owner(session: Session, token: str) -> User | None:
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-        # A GET: its read transaction ends and a write one begins (never an upgrade in place;
-        # on SQLite that failed at once with "database is locked" under load). The update
-        # is conditional: of two calendar clients polling at once, one writes.
-        begin_write(session)
-        session.execute(
-            update(CalendarFeedToken)
-            .where(
-                col(CalendarFeedToken.id) == row.id,
-                or_(
-                    col(CalendarFeedToken.last_used_at).is_(None),
-                    col(CalendarFeedToken.last_used_at) < now - LAST_USED_RESOLUTION,
-                ),
-            )
-            .values(last_used_at=now)
-        )
-        session.commit()
+    record_use(session, row, every=LAST_USED_RESOLUTION)
     return user
 
 

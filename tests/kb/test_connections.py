@@ -30,6 +30,21 @@ PAGES = {
 }  # fmt: skip
 
 
+def visit_every_page(app: Any, db: Session, visiting: list[str]) -> None:
+    """Every page of PAGES as its role, the crisis banner's cache expired before each (so it
+    is read again); `visiting[0]` names the page while its request runs, "" in between."""
+    for role, paths in PAGES.items():
+        with TestClient(app, follow_redirects=False) as client:
+            if role is not None:
+                sign_in(client, make_user(db, role))
+            for path in paths:
+                hub.crisis.mode.forget_banner()
+                visiting[0] = f"{role.value if role else 'anonymous'} {path}"
+                response = client.get(path)
+                assert response.status_code < 400, (visiting[0], response.status_code)
+                visiting[0] = ""
+
+
 def test_no_request_holds_two_connections_at_once(
     app: Any, db: Session, starter_pack: None
 ) -> None:
@@ -55,15 +70,7 @@ def test_no_request_holds_two_connections_at_once(
     event.listen(engine, "checkout", checkout)
     event.listen(engine, "checkin", checkin)
     try:
-        for role, paths in PAGES.items():
-            with TestClient(app, follow_redirects=False) as client:
-                if role is not None:
-                    sign_in(client, make_user(db, role))
-                for path in paths:
-                    hub.crisis.mode.forget_banner()  # its cache expired: read again
-                    visiting[0] = f"{role.value if role else 'anonymous'} {path}"
-                    response = client.get(path)
-                    assert response.status_code < 400, (visiting[0], response.status_code)
+        visit_every_page(app, db, visiting)
     finally:
         event.remove(engine, "checkout", checkout)
         event.remove(engine, "checkin", checkin)
@@ -98,16 +105,7 @@ def test_no_database_round_trip_blocks_the_event_loop(
     event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "checkin", checkin)
     try:
-        for role, paths in PAGES.items():
-            with TestClient(app, follow_redirects=False) as client:
-                if role is not None:
-                    sign_in(client, make_user(db, role))
-                for path in paths:
-                    hub.crisis.mode.forget_banner()
-                    visiting[0] = f"{role.value if role else 'anonymous'} {path}"
-                    response = client.get(path)
-                    assert response.status_code < 400, (visiting[0], response.status_code)
-                    visiting[0] = ""
+        visit_every_page(app, db, visiting)
     finally:
         event.remove(engine, "before_cursor_execute", statement)
         event.remove(engine, "checkin", checkin)
