@@ -114,7 +114,7 @@ def serve(
     production = settings.env is Environment.production
     if reload:
         uvicorn.run(
-            "hub.web.asgi:app",
+            "hub.asgi:app",
             host=host or settings.host,
             port=port or settings.port,
             reload=True,
@@ -505,7 +505,7 @@ def teams_check(ctx: Context, send_test: bool) -> None:
 def teams_channel(ctx: Context, code: str, channel_id: str) -> None:
     """Set a department's own Teams channel (its posts go to the crisis channel otherwise)."""
     from hub.people import get_department
-    from hub.teams import set_department_channel
+    from hub.teams.channels import set_department_channel
 
     with ctx.transaction() as session:
         department = get_department(session, code)

@@ -87,7 +87,7 @@ def freeze_after_startup(app: ASGIApp) -> ASGIApp:
 
 def served_app() -> ASGIApp:
     """The ASGI app as `hub serve` runs it in each worker (a uvicorn factory)."""
-    from hub.web.asgi import app
+    from hub.asgi import app
 
     return freeze_after_startup(app)
 

@@ -18,10 +18,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 import hub.schema  # noqa: F401  (every table, for truncation)
+from hub.app import create_app
 from hub.db import make_engine
 from hub.migrate import upgrade
 from hub.settings import Settings, load_settings
-from hub.web.app import create_app
 
 # An administrative connection used only to create and drop this run's own database.
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -51,7 +51,7 @@ def fresh_process_caches() -> Iterator[None]:
     start and end every test with empty caches."""
     import hub.crisis.mode
     import hub.exams.timetable
-    import hub.web.routes.exams
+    import hub.exams.web
     import kb.pages
     import kb.search
     import kb.suggest
@@ -59,7 +59,7 @@ def fresh_process_caches() -> Iterator[None]:
     def clear() -> None:
         hub.crisis.mode.forget_banner()
         hub.exams.timetable.forget_cache()
-        hub.web.routes.exams.pages.clear()
+        hub.exams.web.pages.clear()
         kb.search._cache.clear()
         kb.search._rankings.clear()
         kb.pages.forget()

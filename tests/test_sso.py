@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from hub.app import create_app
 from hub.models import Role
-from hub.web.app import create_app
 from tests.factories import make_department, make_user, page_text
 from tests.oidc_provider import OIDCProvider
 

@@ -1,3 +1,3 @@
 """Crisis mode: the crisis state read by the SLA clocks (`state`), the switch with its
 banner, pins and announcement (`mode`), and the pre-flight checks (`readiness`). The pages
-are hub/web/routes/crisis.py."""
+are web.py."""

@@ -1,2 +1,2 @@
 """Remote exams: the timetable (cached per process), its import, and posters' short links.
-The exam pages are hub/web/routes/exams.py."""
+The exam pages are web.py."""

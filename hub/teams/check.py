@@ -17,8 +17,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from hub.settings import Settings
-from hub.teams import crisis_channel, gateway_for, parse_channel
 from hub.teams.auth import PERMISSION_NAMES
+from hub.teams.channels import crisis_channel, gateway_for, parse_channel
 from hub.teams.gateway import ChannelRef, NotSignedIn, TeamsError, TeamsGateway
 
 

@@ -28,7 +28,7 @@ from sqlmodel import Session, col
 from hub.db import session_scope
 from hub.models import utcnow
 from hub.settings import Settings
-from hub.teams import crisis_channel, gateway_for
+from hub.teams.channels import crisis_channel, gateway_for
 from hub.teams.gateway import ChannelRef, NotSupported, TeamsError, TeamsGateway
 from hub.teams.models import TeamsFeed
 

@@ -1,7 +1,7 @@
 """`GraphGateway`: the TeamsGateway on msgraph-sdk (Microsoft Graph), delegated service account.
 
 This module imports msgraph-sdk (about 1,200 modules, a few seconds): only
-`hub.teams.gateway_for(settings)` imports it, and only when Teams is configured. Nothing
+`hub.teams.channels.gateway_for(settings)` imports it, and only when Teams is configured. Nothing
 else in the hub may import it at module level.
 
 The SDK is asynchronous; the hub calls Teams from worker threads, so each gateway runs its

@@ -15,7 +15,7 @@ from hub.db import session_scope
 from hub.errors import Conflict, HubError
 from hub.models import User
 from hub.settings import Settings
-from hub.teams import gateway_for
+from hub.teams.channels import gateway_for
 from hub.teams.gateway import OnlineMeeting, TeamsError, TeamsGateway
 
 

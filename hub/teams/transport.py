@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 
 from hub.outbox import Channel, OutboxMessage, PermanentFailure, TemporaryFailure
 from hub.settings import Settings
-from hub.teams import configured, crisis_channel, department_channel, gateway_for
+from hub.teams.channels import configured, crisis_channel, department_channel, gateway_for
 from hub.teams.gateway import ChannelRef, NotSignedIn, NotSupported, TeamsError, TeamsGateway
 
 POSTS_PER_SECOND = 4.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -36,18 +36,6 @@ def decimal(value: float, digits: int = 1, *, locale: str) -> str:
     return format_decimal(value, format="#,##0." + "0" * digits, locale=locale)
 
 
-def _banner(request: Request) -> object:
-    """The crisis banner shown on every page (cached per process for a few seconds), read
-    through the request's own session: a request never takes a second connection."""
-    from hub.crisis.mode import cached_banner, current_banner
-
-    session = getattr(request.state, "db", None)
-    if session is not None:
-        return current_banner(session)
-    engine = getattr(request.app.state, "engine", None) if "app" in request.scope else None
-    return cached_banner(engine.url) if engine is not None else None
-
-
 def _flashed(item: dict[str, Any]) -> dict[str, Any]:
     """A flash read back from the session, its Message rebuilt (see hub.web.deps.flash)."""
     template, params = item.get("template"), item.get("params") or {}
@@ -59,7 +47,16 @@ def _flashed(item: dict[str, Any]) -> dict[str, Any]:
 class Renderer:
     """One Jinja environment per language, so `{% trans %}` needs no per-request state."""
 
-    def __init__(self, *, templates_dir: Path = TEMPLATES_DIR, globals: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        *,
+        templates_dir: Path = TEMPLATES_DIR,
+        globals: dict[str, Any],
+        per_request: dict[str, Callable[[Request], object]] | None = None,
+    ) -> None:
+        # Values every page shows that depend on the request (the crisis banner), computed
+        # when a route does not pass them; given by the app, so this module knows no area.
+        self.per_request = per_request or {}
         self.environments: dict[str, Environment] = {}
         for locale in LOCALES:
             env = Environment(
@@ -99,8 +96,9 @@ class Renderer:
             ],
             **(context or {}),
         }
-        if "crisis_banner" not in values:
-            values["crisis_banner"] = _banner(request)
+        for name, compute in self.per_request.items():
+            if name not in values:
+                values[name] = compute(request)
         page = env.get_template(template)
         block = fragment_for(request, page.blocks)
         html = page.render(values) if block is None else render_block(env, template, block, values)

@@ -191,7 +191,7 @@ def test_sqlite_locked_beyond_the_busy_timeout_is_a_503(
     path.write_bytes(sqlite_template.read_bytes())
     monkeypatch.setattr(hub.db, "SQLITE_BUSY_TIMEOUT_MS", 300)  # 5 s in production
     settings = make_settings(database_url=f"sqlite:///{path}")
-    from hub.web.app import create_app
+    from hub.app import create_app
 
     app = create_app(settings)
     engine = app.state.engine

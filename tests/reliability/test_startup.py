@@ -193,7 +193,7 @@ def test_a_worker_hung_while_starting_is_killed_and_replaced(tmp_path: Path) -> 
 
 
 def test_starting_a_worker_loads_nothing_heavy(tmp_path: Path, sqlite_template: Path) -> None:
-    """What a worker imports to serve (`hub.web.asgi`) and to answer the common pages: no
+    """What a worker imports to serve (`hub.asgi`) and to answer the common pages: no
     iCalendar, YAML, QR-code or Microsoft Graph library, and no argon2 hash computed (each
     worker spent ~0.25 s of CPU hashing a dummy password while starting)."""
     import shutil
@@ -212,10 +212,10 @@ def test_starting_a_worker_loads_nothing_heavy(tmp_path: Path, sqlite_template: 
             return original(self, *args, **kwargs)
         argon2.PasswordHasher.hash = counting_hash
 
-        import hub.web.asgi
+        import hub.asgi
         from fastapi.testclient import TestClient
 
-        with TestClient(hub.web.asgi.app) as client:
+        with TestClient(hub.asgi.app) as client:
             for path in ("/healthz", "/", "/exams", "/kb"):
                 assert client.get(path).status_code == 200, path
         heavy = ("icalendar", "yaml", "segno", "msgraph", "kiota", "msal")

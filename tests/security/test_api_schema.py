@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 from sqlmodel import Session
 
+from hub.app import create_app
 from hub.settings import Settings
-from hub.web.app import create_app
 from tests.security.conftest import build_world
 
 EXAMPLES_PER_OPERATION = 12

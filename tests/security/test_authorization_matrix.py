@@ -33,8 +33,8 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlmodel import Session
 
+from hub.app import create_app
 from hub.settings import Settings
-from hub.web.app import create_app
 from tests import exam_csv
 from tests.factories import PASSWORD, csrf_from
 from tests.security.conftest import PRINCIPALS, World, build_world, signed_in

@@ -33,8 +33,8 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from hub.app import create_app
 from hub.settings import Settings
-from hub.web.app import create_app
 from tests.security.conftest import PRINCIPALS, World, build_world, signed_in
 from tests.security.test_authorization_matrix import MATRIX, Row, _csrf, _filled, _url
 

@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from hub.app import create_app
 from hub.models import Department, Role, User
 from hub.questions.models import Question, QuestionAttachment
 from hub.tokens import create_token
-from hub.web.app import create_app
 from hub.web.sessions import COOKIE_NAME
 from tests.factories import PASSWORD, csrf_from, make_department, make_user, sign_in
 from tests.questions.conftest import PNG

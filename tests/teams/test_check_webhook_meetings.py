@@ -16,14 +16,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from hub import outbox
+from hub.app import create_app
 from hub.cli import main
 from hub.models import Role
 from hub.outbox import Channel, OutboxMessage
 from hub.settings import Settings
-from hub.teams import gateway_for
 from hub.teams.auth import write_private_file
+from hub.teams.channels import gateway_for
 from hub.teams.transport import TeamsTransport
-from hub.web.app import create_app
 from tests.factories import make_user, post_form, sign_in
 from tests.teams.conftest import CHANNEL, TEAM
 from tests.teams.fake_graph import FakeGraph

@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from hub.app import create_app
 from hub.models import Department, Role
 from hub.outbox import Channel, OutboxMessage
 from hub.settings import Settings
 from hub.teams import feed
-from hub.web.app import create_app
 from tests.factories import make_department, make_user, page_text, post_form, sign_in
 from tests.teams.conftest import CHANNEL, TEAM
 from tests.teams.fake_graph import FakeGraph
@@ -189,7 +189,7 @@ def test_serving_pages_does_not_import_msgraph(tmp_path: Path, sqlite_template: 
         import sys
         from fastapi.testclient import TestClient
         from hub.settings import load_settings
-        from hub.web.app import create_app
+        from hub.app import create_app
         import hub.jobs, hub.cli
         settings = load_settings(_env_file=None, env="test", database_url="sqlite:///{database}",
             scheduler_in_web=False, teams_static_token="t", teams_team_id="a",

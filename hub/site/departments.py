@@ -20,7 +20,7 @@ from hub.people import (
     visible_departments,
 )
 from hub.questions import queues
-from hub.teams import set_department_channel
+from hub.teams.channels import set_department_channel
 from hub.web.deps import CurrentUser, SessionDep, flash
 from hub.web.rendering import render
 

@@ -25,37 +25,37 @@ import kb.search
 from hub import __version__
 from hub.business_hours import BRUSSELS
 from hub.byproducts import Flusher
-from hub.crisis.mode import cached_banner
+from hub.crisis import web as crisis_web
+from hub.crisis.mode import cached_banner, current_banner
 from hub.db import make_engine, reader, writer
 from hub.errors import HubError, InvalidInput, NotSignedIn
+from hub.exams import web as exams_web
 from hub.exams.timetable import fresh_version
 from hub.i18n import N_, pick_locale
 from hub.jobs import periodic_jobs
+from hub.questions.web import asking as asking_web
+from hub.questions.web import queues as queues_web
+from hub.reporting import web as reporting_web
 from hub.reporting.visits import VisitCounterMiddleware, VisitRecorder
 from hub.scheduler import Scheduler
 from hub.settings import Settings, get_settings
-from hub.web.caching import PageCacheMiddleware
-from hub.web.deps import load_request_context
-from hub.web.middleware import RequestGuardMiddleware, SecurityHeadersMiddleware
-from hub.web.rendering import Renderer
-from hub.web.routes import (
+from hub.site import (
     account,
     admin,
     api,
     auth,
-    crisis,
-    dashboard,
     departments,
-    exams,
     health,
     home,
+    kind_words,
     landing,
     messages,
 )
-from hub.web.routes import kind_words as kind_words_routes
-from hub.web.routes import questions as questions_routes
-from hub.web.routes import queues as queues_routes
-from hub.web.routes import teams as teams_routes
+from hub.teams import web as teams_web
+from hub.web.caching import PageCacheMiddleware
+from hub.web.deps import load_request_context
+from hub.web.middleware import RequestGuardMiddleware, SecurityHeadersMiddleware
+from hub.web.rendering import Renderer
 from hub.web.sessions import SessionMiddleware
 from kb import web as kb_web
 from kb.feedback import SearchLogRecorder
@@ -63,8 +63,18 @@ from kb.suggest import SuggestMiddleware
 from webinars import web as webinars_web
 
 log = logging.getLogger(__name__)
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 DATABASE_RETRY_AFTER_SECONDS = 5  # Retry-After of the 503 answered while the database is away
+
+
+def _crisis_banner(request: Request) -> object:
+    """The crisis banner shown on every page (cached per process for a few seconds), read
+    through the request's own session: a request never takes a second connection."""
+    session = getattr(request.state, "db", None)
+    if session is not None:
+        return current_banner(session)
+    engine = getattr(request.app.state, "engine", None) if "app" in request.scope else None
+    return cached_banner(engine.url) if engine is not None else None
 
 
 def create_app(settings: Settings | None = None, *, run_scheduler: bool | None = None) -> FastAPI:
@@ -119,7 +129,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
             "sso_enabled": settings.oidc_enabled,
             "sso_provider": settings.oidc_provider_name,
             "teams_meetings_enabled": settings.teams_mode == "graph",
-        }
+        },
+        per_request={"crisis_banner": _crisis_banner},
     )
 
     # Added innermost first: the body/CSRF guard, cached anonymous pages, sessions, and
@@ -128,7 +139,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
     # Cached anonymous exam pages are answered here, before the framework (the rush).
     app.add_middleware(
         PageCacheMiddleware,
-        cache=exams.pages,
+        cache=exams_web.pages,
         accept=lambda scope: scope["path"].startswith(("/exams", "/api/exams")),
         version=partial(fresh_version, str(engine.url)),
         locale=pick_locale,
@@ -169,19 +180,19 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
         api,
         health,
         messages,
+        kind_words,
     ):
         app.include_router(module.router)
-    app.include_router(crisis.router)
-    app.include_router(dashboard.router)
+    app.include_router(crisis_web.router)
+    app.include_router(reporting_web.router)
     app.include_router(kb_web.router)
     app.include_router(kb_web.api)
-    app.include_router(exams.router)
-    app.include_router(exams.api)
+    app.include_router(exams_web.router)
+    app.include_router(exams_web.api)
     app.include_router(webinars_web.router)  # pages, /calendar feeds, /api/webinars
-    app.include_router(questions_routes.router)  # before queues: /questions/new, then ids
-    app.include_router(queues_routes.router)
-    app.include_router(teams_routes.router)  # /teams..., /departments/{code}/teams-channel
-    app.include_router(kind_words_routes.router)
+    app.include_router(asking_web.router)  # before queues: /questions/new, then ids
+    app.include_router(queues_web.router)
+    app.include_router(teams_web.router)
     _install_error_pages(app)
     app.openapi = partial(_openapi, app)  # type: ignore[method-assign]
     return app

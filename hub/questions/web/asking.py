@@ -19,15 +19,15 @@ from hub.questions import answers, asking, attachments, escalation
 from hub.questions.attachments import INLINE_TYPES, Upload
 from hub.questions.models import Question, Source
 from hub.questions.queues import is_staff_for, my_questions, open_question
-from hub.settings import Settings
-from hub.web.deps import CurrentUser, SessionDep, SettingsDep, flash
-from hub.web.question_views import (
+from hub.questions.web.views import (
     MessageOut,
     QuestionOut,
     question_out,
     question_page,
     read_form,
 )
+from hub.settings import Settings
+from hub.web.deps import CurrentUser, SessionDep, SettingsDep, flash
 from hub.web.rendering import render as render_page
 
 router = APIRouter(tags=["questions"])

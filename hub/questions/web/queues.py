@@ -22,10 +22,10 @@ from hub.questions.attachments import Upload
 from hub.questions.models import Priority
 from hub.questions.queues import QueueFilters, QueueRow
 from hub.questions.sla import profile
+from hub.questions.web.views import QuestionOut, question_out, question_page, read_form
 from hub.settings import Settings
 from hub.web.deps import CurrentUser, SessionDep, SettingsDep, flash
 from hub.web.params import optional_id, parse_int
-from hub.web.question_views import QuestionOut, question_out, question_page, read_form
 from hub.web.rendering import render as render_page
 
 router = APIRouter(tags=["queues"])

@@ -1,6 +1,6 @@
 """Teams pages: the crisis channel panel (htmx partial), its refresh, and "Créer une
 réunion Teams" for a webinar session (a department's channel is set on its page:
-routes/departments.py)."""
+hub/site/departments.py)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,5 @@
+"""ASGI entry point for uvicorn and other servers: `hub.asgi:app`."""
+
+from hub.app import create_app
+
+app = create_app()
