@@ -225,7 +225,7 @@ def corpus_stats(engine: Engine) -> dict[str, Any]:
 def clear_caches() -> None:
     """What a freshly started server process has: nothing cached (the vocabulary and every
     functools cache of the search modules: stems, plain text, snippet tokens...)."""
-    kb.search._cache.clear()
+    kb.search._vocabularies.forget()
     kb.search._readable.clear()
     for module in (kb.search, kb.analyzer, kb.markdown):
         for value in vars(module).values():
@@ -278,7 +278,7 @@ def rebuilds(engine: Engine) -> dict[str, float]:
             started = time.perf_counter()
             kb.search.vocabulary(session)
             out[name] = round((time.perf_counter() - started) * 1000, 2)
-    kb.search._cache.clear()
+    kb.search._vocabularies.forget()
     with Session(engine) as session:
         started = time.perf_counter()
         kb.search.vocabulary(session)

@@ -15,21 +15,17 @@ process) and the crisis banner. A change shows within CHECK_SECONDS.
 from __future__ import annotations
 
 import re
-import threading
-import time
-from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlmodel import Session
 from starlette.types import Scope
 
+from hub.cache import ARTICLES, BANNER, ProcessCache
 from hub.crisis.mode import current_banner
 from hub.web.caching import PageCache
 from kb.articles import RESERVED_SLUGS
-from kb.search import CHANGE_LISTENERS
 
 CHECK_SECONDS = 2.0  # staleness an anonymous reader may see after an article changes
-CLAIM_SECONDS = 1.0  # a claimed re-check that never happened (request failed) expires
 ARTICLE_PATH = re.compile(r"/kb/([a-z0-9]+(?:-[a-z0-9]+)*)")
 GENERATION = text("SELECT generation FROM search_fts_generation WHERE id = 1")
 
@@ -38,44 +34,33 @@ GENERATION = text("SELECT generation FROM search_fts_generation WHERE id = 1")
 pages = PageCache(per_minute=False)
 
 
-@dataclass(frozen=True)
-class _Checked:
-    version: object
-    checked_at: float
+def _read_version(session: Session) -> object:
+    # One primary-key read and the cached banner.
+    return (session.execute(GENERATION).scalar_one(), current_banner(session))
 
 
-_checked: dict[str, _Checked] = {}  # database URL -> last version read
-_claims: dict[str, float] = {}  # database URL -> when a request was sent to re-check
-_lock = threading.Lock()  # memory only, never held across a query
+# The version anonymous article pages depend on, re-read at most every CHECK_SECONDS by one
+# caller (hub/cache.py); an article, a synonym or the banner changed here drops it at once.
+_versions = ProcessCache[object](
+    "article pages version",
+    version=_read_version,
+    check_seconds=CHECK_SECONDS,
+    depends_on=[BANNER, ARTICLES],
+)
 
 
 def version(session: Session) -> object:
     """The version anonymous article pages depend on, read through the request's session
-    (one primary-key read and the cached banner), remembered for `fresh_version`."""
-    key = str(session.get_bind().engine.url)
-    value = (session.execute(GENERATION).scalar_one(), current_banner(session))
-    with _lock:
-        _checked[key] = _Checked(value, time.monotonic())
-        _claims.pop(key, None)
-    return value
+    when due, remembered for `fresh_version`."""
+    return _versions.get(session)
 
 
 def fresh_version(engine_url: str, *, now: float | None = None) -> object | None:
     """The version to answer cached pages with, or None when the caller must go through the
     route (which reads it): within CHECK_SECONDS of the last read everyone gets it; after
     that one caller gets None and re-checks, the others keep the last version meanwhile."""
-    clock = time.monotonic() if now is None else now
-    with _lock:
-        checked = _checked.get(engine_url)
-        if checked is None:
-            return None
-        if clock - checked.checked_at < CHECK_SECONDS:
-            return checked.version
-        claimed = _claims.get(engine_url)
-        if claimed is not None and clock - claimed < CLAIM_SECONDS:
-            return checked.version
-        _claims[engine_url] = clock
-        return None
+    entry = _versions.fresh(engine_url, now=now)
+    return entry.version if entry is not None else None
 
 
 def fresh_generation(engine_url: str) -> object | None:
@@ -94,22 +79,3 @@ def cacheable(scope: Scope) -> bool:
         and match.group(1) not in RESERVED_SLUGS
         and b"from_search" not in scope.get("query_string", b"")
     )
-
-
-def _changed_here(engine_url: str) -> None:
-    """A change committed by this process shows at once here (the next request reads the
-    version); other processes see it within CHECK_SECONDS."""
-    with _lock:
-        _checked.pop(engine_url, None)
-
-
-CHANGE_LISTENERS.append(_changed_here)
-
-
-def forget() -> None:
-    """Drop cached pages and versions (tests; a change in this process shows anyway within
-    CHECK_SECONDS)."""
-    with _lock:
-        _checked.clear()
-        _claims.clear()
-    pages.clear()

@@ -33,7 +33,6 @@ import threading
 import time
 from array import array
 from collections import Counter, OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -46,6 +45,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
+from hub.cache import ARTICLES, Entry, Memo, ProcessCache, changed
 from hub.db import WRITE_OPTION
 from hub.models import User
 from kb.analyzer import STOPWORDS, analyze, fold, stem, words
@@ -94,11 +94,9 @@ class Vocabulary:
     surface: Counter[str] = field(default_factory=Counter)
 
 
-_cache: dict[str, Vocabulary] = {}  # database URL -> the vocabulary searches use
 GENERATION = text("SELECT generation FROM search_fts_generation WHERE id = 1")
-# Guards the compare-and-set of `_cache` and the refresh claims: memory only, never held
-# across a query or a connection checkout.
-_cache_lock = threading.Lock()
+# Guards the refresh claims below: memory only, never held across a query or a checkout.
+_refresh_lock = threading.Lock()
 # The first build in a process (no vocabulary to serve yet). Whoever holds it has already
 # checked out its connection (the version read) and needs no other one, so the threads
 # waiting for it can never starve it of a connection.
@@ -121,15 +119,22 @@ def _key(session: Session) -> str:
     return str(session.get_bind().engine.url)
 
 
-def _store(key: str, previous: Vocabulary | None, vocab: Vocabulary) -> bool:
+# database URL -> the vocabulary searches use (hub/cache.py). Its version is read on every
+# search; `serving_vocabulary` refreshes it in the background, `vocabulary` in the caller.
+_vocabularies = ProcessCache[Vocabulary](
+    "search vocabulary",
+    version=lambda session: _version(session),
+    load=lambda session, version, previous: _build(
+        session, version, previous.value if previous is not None else None
+    ),
+)
+
+
+def _store(key: str, previous: Entry[Vocabulary] | None, vocab: Vocabulary) -> bool:
     """Put `vocab` in the cache if the cache still holds `previous` (compare-and-set): a
     build that started from an older vocabulary, or before the cache was cleared, is not
     stored over a newer one."""
-    with _cache_lock:
-        if _cache.get(key) is not previous:
-            return False
-        _cache[key] = vocab
-        return True
+    return _vocabularies.put(key, vocab, vocab.version, replacing=previous)
 
 
 def serving_vocabulary(session: Session) -> Vocabulary:
@@ -143,9 +148,8 @@ def serving_vocabulary(session: Session) -> Vocabulary:
     `warm_up` at start-up makes even that rare."""
     key = _key(session)
     version = _version(session)  # checks out this request's connection, its only one
-    cached = _cache.get(key)
-    if cached is None:
-        cached = _first_build(session, key, version)
+    entry = _vocabularies.entry(key)
+    cached = entry.value if entry is not None else _first_build(session, key, version)
     if cached.version != version:
         _refresh_in_background(session.get_bind(), key)
     return cached
@@ -153,9 +157,9 @@ def serving_vocabulary(session: Session) -> Vocabulary:
 
 def _first_build(session: Session, key: str, version: object) -> Vocabulary:
     with _first_build_lock:
-        cached = _cache.get(key)
+        cached = _vocabularies.entry(key)
         if cached is not None:
-            return cached  # built by another thread while this one waited
+            return cached.value  # built by another thread while this one waited
         vocab = _build(session, version, None)
         _store(key, None, vocab)
         return vocab
@@ -165,14 +169,7 @@ def vocabulary(session: Session) -> Vocabulary:
     """The vocabulary at the database's current generation, built now in this session if
     the cached one is older (patched or rebuilt). For tests, benchmarks and commands:
     searches use `serving_vocabulary`, which never waits for a rebuild."""
-    key = _key(session)
-    version = _version(session)
-    cached = _cache.get(key)
-    if cached is not None and cached.version == version:
-        return cached
-    vocab = _build(session, version, cached)
-    _store(key, cached, vocab)
-    return vocab
+    return _vocabularies.get(session)
 
 
 def warm_up(engine: Engine) -> None:
@@ -184,7 +181,7 @@ def warm_up(engine: Engine) -> None:
 def _refresh_in_background(bind: Engine | Connection, key: str) -> None:
     """Start the refresh thread for this database unless one is running (a non-blocking
     claim: the caller never waits)."""
-    with _cache_lock:
+    with _refresh_lock:
         if key in _refreshing or time.monotonic() - _failed_at.get(key, -RETRY_SECONDS) < (
             RETRY_SECONDS
         ):
@@ -198,7 +195,7 @@ def _refresh_in_background(bind: Engine | Connection, key: str) -> None:
     try:
         thread.start()
     except RuntimeError:  # interpreter shutting down, or no thread left: the next search retries
-        with _cache_lock:
+        with _refresh_lock:
             _refreshing.discard(key)
 
 
@@ -209,10 +206,10 @@ def _refresh(engine: Engine, key: str) -> None:
         _catch_up(engine, key)
     except Exception:
         logger.exception("search vocabulary refresh failed (the previous one keeps serving)")
-        with _cache_lock:
+        with _refresh_lock:
             _failed_at[key] = time.monotonic()
     finally:
-        with _cache_lock:
+        with _refresh_lock:
             _refreshing.discard(key)
 
 
@@ -223,19 +220,17 @@ def _catch_up(engine: Engine, key: str) -> None:
     still the one the build started from (else the version is checked again). No lock is
     held meanwhile. Edits made during a build are picked up by the next round."""
     for _ in range(REFRESH_ROUNDS):
-        previous = _cache.get(key)
+        previous = _vocabularies.entry(key)
         with Session(engine) as session:
             version = _version(session)
             if previous is not None and previous.version == version:
                 return
             rows, synonym_table = _read(session)
-        _store(key, previous, _built(version, rows, synonym_table, previous))
+        vocab = _built(version, rows, synonym_table, previous.value if previous else None)
+        _store(key, previous, vocab)
 
 
 STALE_FLAG = "kb_search_stale"  # session.info key: articles or synonyms changed in this transaction
-# Called with the database URL after this process committed a change of articles or synonyms
-# (kb.pages forgets the version of its cached pages).
-CHANGE_LISTENERS: list[Callable[[str], None]] = []
 
 
 @event.listens_for(Session, "after_flush")
@@ -258,9 +253,8 @@ def _refresh_after_commit(session: Session) -> None:
         return
     engine = session.get_bind().engine
     key = str(engine.url)
-    for listener in CHANGE_LISTENERS:
-        listener(key)
-    if key not in _cache and not refreshing(key):
+    changed(ARTICLES)  # what depends on the articles (the cached pages' version) is re-read
+    if _vocabularies.entry(key) is None and not refreshing(key):
         return  # this process serves no search (a command): nothing to keep current
     reader = engine.execution_options(**{WRITE_OPTION: False})
     try:
@@ -277,7 +271,7 @@ def _forget_change(session: Session) -> None:
 
 def refreshing(key: str) -> bool:
     """Whether a background refresh of this database's vocabulary is running."""
-    with _cache_lock:
+    with _refresh_lock:
         return key in _refreshing
 
 
@@ -843,7 +837,7 @@ def search(
         tag,
     )
     ranking_key = (readable_key, raw_query, limit)
-    ranked = _ranked_cache_get(ranking_key)
+    ranked = _rankings.get(ranking_key)
     if ranked is None:
         filters = readable_filter(session, viewer)
         if kind and kind in Kind.__members__:
@@ -854,7 +848,7 @@ def search(
             filters.append(col(Article.search_tags).contains(" ".join(analyze(tag))))
         readable = _readable_ids(session, filters, readable_key)
         ranked = _ranked(session, vocab, terms, readable, limit, list(dropped))
-        _ranked_cache_put(ranking_key, ranked)
+        _rankings.put(ranking_key, ranked)
     top, scores, dropped = ranked.top, ranked.scores, list(ranked.dropped)
     # Read by primary key, then the reader's conditions again: the vocabulary (and the
     # readable set cached with its generation) may be one refresh behind an article
@@ -907,24 +901,8 @@ class _Ranking:
 # the same first letters ("enr", "enreg", "quiz mo"...), and a ranking is a pure function of
 # these. A new generation is a new key; the old ones age out.
 RANKINGS = 4096
-_rankings: OrderedDict[tuple[object, ...], _Ranking] = OrderedDict()
-_rankings_lock = threading.Lock()  # memory only
+_rankings = Memo[tuple[object, ...], _Ranking]("search rankings", RANKINGS)
 LISTED_COLUMNS = ("id", "slug", "title", "kind", "audience", "summary", "status", "department_id")
-
-
-def _ranked_cache_get(key: tuple[object, ...]) -> _Ranking | None:
-    with _rankings_lock:
-        hit = _rankings.get(key)
-        if hit is not None:
-            _rankings.move_to_end(key)
-        return hit
-
-
-def _ranked_cache_put(key: tuple[object, ...], ranking: _Ranking) -> None:
-    with _rankings_lock:
-        _rankings[key] = ranking
-        while len(_rankings) > RANKINGS:
-            _rankings.popitem(last=False)
 
 
 def _ranked(

@@ -24,12 +24,9 @@ the same bytes; the search is logged the same way (`SearchLogRecorder`, written 
 from __future__ import annotations
 
 import itertools
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 from urllib.parse import parse_qs
 
 from markupsafe import Markup
@@ -38,6 +35,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hub.cache import Memo
 from hub.i18n import pick_locale
 from hub.models import User
 from hub.web.rendering import Renderer
@@ -46,8 +44,6 @@ from kb.search import SearchResponse, highlight_title
 
 PATH = "/kb/suggest"
 TEMPLATE = "kb/_suggestions.html"
-K = TypeVar("K")
-V = TypeVar("V")
 READER_SECONDS = 5.0  # how long a change to a person (role, account) may go unnoticed here
 READERS = 20_000  # people remembered (a few hundred bytes each)
 ANSWERS = 4096  # lists remembered (reader filter x query as typed)
@@ -95,17 +91,8 @@ class Answer:
     results: tuple[Suggestion, ...]
 
 
-_lock = threading.Lock()  # memory only, never held across a query
-readers: OrderedDict[tuple[str, int], Reader] = OrderedDict()  # (database, user id) -> reader
-answers: OrderedDict[tuple[object, ...], Answer] = OrderedDict()
-
-
-def _put(cache: OrderedDict[K, V], key: K, value: V, size: int) -> None:
-    with _lock:
-        cache[key] = value
-        cache.move_to_end(key)
-        while len(cache) > size:
-            cache.popitem(last=False)
+readers = Memo[tuple[str, int], Reader]("search-as-you-type readers", READERS)  # (db, user id)
+answers = Memo[tuple[object, ...], Answer]("search-as-you-type answers", ANSWERS)
 
 
 def remember(
@@ -127,7 +114,7 @@ def remember(
         locale=user.locale,
         remembered_at=time.monotonic(),
     )
-    _put(readers, (engine_url, user.id), reader, READERS)
+    readers.put((engine_url, user.id), reader)
     answer = Answer(
         generation=response.generation,
         query=response.query,
@@ -143,7 +130,7 @@ def remember(
             for result in response.results
         ),
     )
-    _put(answers, (engine_url, reader.filter_key, raw_query), answer, ANSWERS)
+    answers.put((engine_url, reader.filter_key, raw_query), answer)
 
 
 @event.listens_for(Session, "after_flush")
@@ -157,16 +144,8 @@ def _people_changed(session: Session, _flush_context: object) -> None:
     ]
     if changed:
         engine_url = str(session.get_bind().engine.url)
-        with _lock:
-            for user_id in changed:
-                readers.pop((engine_url, user_id), None)
-
-
-def forget() -> None:
-    """Drop everything remembered (tests; the crisis switch)."""
-    with _lock:
-        readers.clear()
-        answers.clear()
+        for user_id in changed:
+            readers.pop((engine_url, user_id))
 
 
 def _remembered(
@@ -175,19 +154,16 @@ def _remembered(
     uid = session.get("uid")
     if not isinstance(uid, int) or isinstance(uid, bool):
         return None
-    now = time.monotonic()
-    with _lock:
-        reader = readers.get((engine_url, uid))
-        if (
-            reader is None
-            or now - reader.remembered_at >= READER_SECONDS
-            or reader.session_version != session.get("ver")
-        ):
-            return None
-        answer = answers.get((engine_url, reader.filter_key, raw_query))
-        if answer is None or answer.generation != generation:
-            return None
-        answers.move_to_end((engine_url, reader.filter_key, raw_query))
+    reader = readers.get((engine_url, uid))
+    if (
+        reader is None
+        or time.monotonic() - reader.remembered_at >= READER_SECONDS
+        or reader.session_version != session.get("ver")
+    ):
+        return None
+    answer = answers.get((engine_url, reader.filter_key, raw_query))
+    if answer is None or answer.generation != generation:
+        return None
     return reader, answer
 
 

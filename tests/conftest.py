@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
+import hub.cache
 import hub.schema  # noqa: F401  (every table, for truncation)
 from hub.app import create_app
 from hub.db import make_engine
@@ -48,26 +49,10 @@ def cheap_password_hashing() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def fresh_process_caches() -> Iterator[None]:
     """Per-process caches are keyed by database URL, and PostgreSQL tests share one URL:
-    start and end every test with empty caches."""
-    import hub.crisis.mode
-    import hub.exams.timetable
-    import hub.exams.web
-    import kb.pages
-    import kb.search
-    import kb.suggest
-
-    def clear() -> None:
-        hub.crisis.mode.forget_banner()
-        hub.exams.timetable.forget_cache()
-        hub.exams.web.pages.clear()
-        kb.search._cache.clear()
-        kb.search._rankings.clear()
-        kb.pages.forget()
-        kb.suggest.forget()
-
-    clear()
+    start and end every test with every cache empty (hub/cache.py knows them all)."""
+    hub.cache.forget_all()
     yield
-    clear()
+    hub.cache.forget_all()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -11,13 +11,14 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from hub.cli import main
-from hub.crisis.mode import CrisisSwitch, forget_banner
+from hub.crisis.mode import CrisisSwitch
 from hub.crisis.state import crisis_active
 from hub.models import Role
 from hub.outbox import OutboxMessage
 from hub.settings import Settings
 from kb.articles import ArticleInput, save_article
-from tests.factories import csrf_from, make_department, make_user, page_text, sign_in
+from tests import html
+from tests.factories import csrf_from, make_department, make_user, sign_in
 from webinars.models import WebinarSession
 
 
@@ -80,8 +81,10 @@ def test_switching_on_shows_banner_pins_announces_and_logs(db: Session, client: 
     assert crisis_active(db)
 
     page = client.get("/crisis")
-    assert "Campus fermé : tous les cours passent à distance dès lundi." in page.text
-    assert "Claire Équipe" in page.text  # the log says who
+    assert "Campus fermé : tous les cours passent à distance dès lundi." in html.text(
+        page, "#switch"
+    )
+    assert "Claire Équipe" in html.text(page, "table tbody tr")  # the log says who
 
     queued = messages(db)
     teams = [m for m in queued if m.channel == "teams"]
@@ -97,14 +100,13 @@ def test_switching_on_shows_banner_pins_announces_and_logs(db: Session, client: 
 
     # Every page carries the banner, for everyone, signed in or not.
     client.post("/logout", data={"csrf_token": csrf_from(page.text)})
-    forget_banner()
     for path in ("/", "/kb", "/exams", "/start"):
-        assert "Campus fermé" in client.get(path).text, path
+        assert "Campus fermé" in html.text(client.get(path), ".crisis-banner"), path
     home = client.get("/")
-    assert "Examens : ce qui change" in home.text  # the student pin, on the public home
-    assert "Basculer à distance en une heure" not in home.text
+    assert "Examens : ce qui change" in html.text(home, ".pinned")  # the student pin, public
+    assert "Basculer à distance en une heure" not in html.text(home)
     sign_in(client, teacher)
-    assert "Basculer à distance en une heure" in client.get("/").text
+    assert "Basculer à distance en une heure" in html.text(client.get("/"), ".pinned")
 
 
 def test_switching_off_removes_the_banner_and_the_pins(db: Session, client: TestClient) -> None:
@@ -113,13 +115,12 @@ def test_switching_off_removes_the_banner_and_the_pins(db: Session, client: Test
     sign_in(client, team)
     post(client, "/crisis/pins", {"student": "crise-etudiants"})
     post(client, "/crisis/switch", {"action": "on", "message": "Inondation du bâtiment B"})
-    assert "Inondation du bâtiment B" in client.get("/kb").text
+    assert "Inondation du bâtiment B" in html.text(client.get("/kb"), ".crisis-banner")
     post(client, "/crisis/switch", {"action": "off"})
-    forget_banner()
     db.rollback()
     assert not crisis_active(db)
-    assert "Inondation du bâtiment B" not in client.get("/kb").text
-    assert "Examens : ce qui change" not in client.get("/").text
+    assert "Inondation du bâtiment B" not in html.text(client.get("/kb"))
+    assert "Examens : ce qui change" not in html.text(client.get("/"))
     log = db.exec(select(CrisisSwitch).order_by(CrisisSwitch.id)).all()  # type: ignore[arg-type]
     assert [e.active for e in log] == [True, False]
     assert [m.kind for m in messages(db)] == []  # both switches without announcement
@@ -130,17 +131,22 @@ def test_a_message_is_required_and_bad_pins_are_explained(db: Session, client: T
     sign_in(client, team)
     response = post(client, "/crisis/switch", {"action": "on", "message": "  "})
     assert response.status_code == 422
-    assert "le bandeau a besoin d&#39;un message" in response.text
+    assert "le bandeau a besoin d'un message" in html.text(response, "#message-error")
     typed = {"teacher": "article-qui-n-existe-pas", "student": "encore-un-brouillon-tape"}
     response = post(client, "/crisis/pins", typed)
     assert response.status_code == 422
-    assert "article introuvable : article-qui-n-existe-pas" in page_text(response.text)
+    assert "article introuvable : article-qui-n-existe-pas" in html.text(
+        response, "#pins_teacher-error"
+    )
     # Nothing typed is lost: both boxes come back as typed, not as last saved.
-    assert ">encore-un-brouillon-tape</textarea>" in response.text
-    assert ">article-qui-n-existe-pas</textarea>" in response.text
+    pins = html.form_values(response, "form[action='/crisis/pins']")
+    assert pins["student"] == "encore-un-brouillon-tape"
+    assert pins["teacher"] == "article-qui-n-existe-pas"
     client.get("/lang/en")
     response = post(client, "/crisis/pins", typed)
-    assert "article not found: article-qui-n-existe-pas" in page_text(response.text)
+    assert "article not found: article-qui-n-existe-pas" in html.text(
+        response, "#pins_teacher-error"
+    )
     assert not crisis_active(db)
 
 
@@ -183,7 +189,7 @@ def test_switch_creates_the_webinar_series_from_the_template(
         {"action": "on", "message": "Confinement", "create_webinars": "true"},
     )
     assert response.status_code == 422  # no template yet: said, and nothing switched
-    assert "modèle" in response.text
+    assert "modèle" in html.text(response, "#create_webinars-error")
     assert not crisis_active(db)
 
     response = post(
@@ -221,8 +227,10 @@ def test_template_errors_keep_what_was_typed(db: Session, client: TestClient) ->
         {"title": "Série", "pattern": "n'importe quoi", "duration_minutes": "soixante"},
     )
     assert response.status_code == 422
-    assert "n&#39;importe quoi" in response.text
-    assert "nombre entier attendu" in response.text
+    assert html.form_values(response, "form[action='/crisis/template']")["pattern"] == (
+        "n'importe quoi"
+    )
+    assert "nombre entier attendu" in html.text(response, "#duration_minutes-error")
 
 
 def test_cli_switch_on_and_off_is_logged(settings: Settings, db: Session, monkeypatch: Any) -> None:

@@ -15,18 +15,17 @@ The banner is read on every page, so the state is cached per process for a few s
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
 
-from sqlalchemy import Column, Text, delete, select
+from sqlalchemy import Column, Text, delete, event, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col
 
 from hub import outbox
 from hub.business_hours import local_day
+from hub.cache import BANNER, ProcessCache, changed
 from hub.crisis.state import crisis_state, set_crisis
 from hub.errors import InvalidInput
 from hub.i18n import N_, Message
@@ -95,49 +94,35 @@ class Banner:
     since: datetime
 
 
-_banner_cache: dict[str, tuple[float, Banner | None]] = {}
-_banner_claims: set[str] = set()  # databases whose banner one caller is re-reading now
-_banner_lock = threading.Lock()  # guards the two above; never held while reading
+def _read_banner(session: Session) -> Banner | None:
+    state = crisis_state(session)
+    return Banner(state.message, state.changed_at) if state and state.active else None
+
+
+# Every page shows it: cached per process, re-read at most every BANNER_TTL_SECONDS through
+# the caller's own session; a failed read keeps the last value (hub/cache.py).
+_banner = ProcessCache[Banner | None](
+    "crisis banner",
+    version=_read_banner,
+    check_seconds=BANNER_TTL_SECONDS,
+    keep_on_error=True,
+    depends_on=[BANNER],
+)
 
 
 def current_banner(session: Session) -> Banner | None:
-    """The crisis banner for every page, re-read at most every few seconds per process.
-
-    Read through the caller's own session, never a second connection (docs/architecture.md,
-    "Connections and threads"); when it is due, one caller re-reads it and the others keep the
-    last value meanwhile. A failed read (the database is away) keeps the last value too."""
-    key = str(session.get_bind().engine.url)
-    cached = _banner_cache.get(key)
-    if cached is not None and time.monotonic() - cached[0] < BANNER_TTL_SECONDS:
-        return cached[1]
-    with _banner_lock:
-        claimed = key not in _banner_claims
-        if claimed:
-            _banner_claims.add(key)
-    if not claimed and cached is not None:
-        return cached[1]
+    """The crisis banner for every page (hub/cache.py: one caller re-reads it when due, the
+    others keep the last value; a failed read keeps the last value, or none)."""
     try:
-        state = crisis_state(session)
-        banner = Banner(state.message, state.changed_at) if state and state.active else None
-        _banner_cache[key] = (time.monotonic(), banner)
-        return banner
+        return _banner.get(session)
     except SQLAlchemyError:
-        log.warning("could not read the crisis banner; keeping the last one", exc_info=True)
-        return cached[1] if cached is not None else None
-    finally:
-        if claimed:
-            with _banner_lock:
-                _banner_claims.discard(key)
+        log.warning("could not read the crisis banner", exc_info=True)
+        return None
 
 
 def cached_banner(url: object) -> Banner | None:
     """The last banner read for this database, without reading it (error pages)."""
-    cached = _banner_cache.get(str(url))
-    return cached[1] if cached is not None else None
-
-
-def forget_banner() -> None:
-    _banner_cache.clear()
+    return _banner.peek(url)
 
 
 def pinned_articles(session: Session, role: str) -> list[Article]:
@@ -333,8 +318,14 @@ def switch(
     )
     session.add(entry)
     session.flush()
-    forget_banner()
+    # Once committed, this process shows the new banner at once, cached pages included
+    # (everything that depends on it); other processes within BANNER_TTL_SECONDS.
+    event.listen(session, "after_commit", _banner_changed, once=True)
     return SwitchResult(entry, mails, webinars)
+
+
+def _banner_changed(_session: Session) -> None:
+    changed(BANNER)
 
 
 def _create_webinars(session: Session, actor: User | None) -> int:

@@ -8,12 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-import kb.pages
 from hub.crisis import mode as crisis_mode
 from hub.crisis import readiness
 from hub.crisis.state import crisis_state
 from hub.errors import InvalidInput
-from hub.exams.timetable import forget_cache
 from hub.i18n import N_
 from hub.models import Role
 from hub.people import require_role
@@ -109,10 +107,7 @@ def crisis_switch(
     except InvalidInput as exc:
         db.rollback()
         return _page(request, db, user, status=422, errors=exc.fields, form=form)
-    db.commit()
-    # Cached anonymous pages (exams, articles) carry the banner: re-render them now.
-    forget_cache()
-    kb.pages.forget()
+    db.commit()  # what shows the banner is re-read now (hub.cache.changed, on commit)
     if action == "on":
         flash(
             request,

@@ -10,14 +10,13 @@ interval and never writes.
 from __future__ import annotations
 
 import re
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rapidfuzz.distance import Levenshtein
 from sqlmodel import Session, col, func, select
 
+from hub.cache import BANNER, ProcessCache
 from hub.crisis.mode import current_banner
 from hub.errors import InvalidInput, NotFound, TooManyAttempts
 from hub.exams.importer import LOCAL_TIME, parse_local
@@ -67,21 +66,10 @@ class ExamView:
         return self.ends_at.astimezone(LOCAL_TIME)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Timetable:
     version: tuple[object, ...]
     exams: dict[int, ExamView]
-    checked_at: float
-
-
-_timetables: dict[str, Timetable] = {}
-_lock = threading.Lock()  # one database check (and rebuild) at a time
-# Re-checks handed to one request by `fresh_version` (database URL -> when), so that the
-# others keep serving the last known version meanwhile instead of all checking at once.
-_claims: dict[str, float] = {}
-_claims_lock = threading.Lock()
-CLAIM_SECONDS = 1.0  # a claimed re-check that never happened (request failed) expires
-_generation = 0  # bumped by forget_cache(): a check that started before must not store
 
 
 def _code_key(code: str) -> str:
@@ -96,39 +84,25 @@ def _version(session: Session) -> tuple[object, ...]:
     return (count, str(latest), current_banner(session))
 
 
-def timetable(session: Session, *, now: float | None = None) -> Timetable:
-    """The cached timetable, refreshed when the exam table changed.
+def _build(session: Session, version: object, _previous: object) -> Timetable:
+    return Timetable(version=version, exams=_load(session))  # type: ignore[arg-type]
 
-    Single-flight: while one thread checks the database, the others get the copy they
-    already have (at most CACHE_CHECK_SECONDS plus one check old) instead of queueing. The
-    lock is only ever tried, never waited for (docs/architecture.md, "Connections and
-    threads"): with no copy yet, a thread that does not get it reads for itself."""
-    key = str(session.get_bind().engine.url)
-    clock = time.monotonic() if now is None else now
-    cached = _timetables.get(key)
-    if cached is not None and clock - cached.checked_at < CACHE_CHECK_SECONDS:
-        return cached
-    checking = _lock.acquire(blocking=False)
-    if not checking and cached is not None:
-        return cached
-    try:
-        latest = _timetables.get(key)
-        if latest is not None and clock - latest.checked_at < CACHE_CHECK_SECONDS:
-            return latest  # checked by another thread while this one waited
-        generation = _generation
-        version = _version(session)
-        if latest is not None and latest.version == version:
-            fresh = Timetable(version=version, exams=latest.exams, checked_at=clock)
-        else:
-            fresh = Timetable(version=version, exams=_load(session), checked_at=clock)
-        if generation == _generation:  # not forgotten meanwhile (a change in this process)
-            _timetables[key] = fresh
-            with _claims_lock:
-                _claims.pop(key, None)
-        return fresh
-    finally:
-        if checking:
-            _lock.release()
+
+# Re-checked at most every CACHE_CHECK_SECONDS by one caller, the others keeping the copy
+# they have (hub/cache.py); rebuilt only when the exam table (or the banner) changed.
+_timetables = ProcessCache[Timetable](
+    "exam timetable",
+    version=_version,
+    load=_build,
+    check_seconds=CACHE_CHECK_SECONDS,
+    depends_on=[BANNER],
+)
+
+
+def timetable(session: Session, *, now: float | None = None) -> Timetable:
+    """The cached timetable, refreshed when the exam table changed. A due check is made by
+    one thread; the others get the copy they already have meanwhile (hub/cache.py)."""
+    return _timetables.get(session, now=now)
 
 
 def _load(session: Session) -> dict[int, ExamView]:
@@ -167,33 +141,15 @@ def _load(session: Session) -> dict[int, ExamView]:
 
 def fresh_version(engine_url: str, *, now: float | None = None) -> object | None:
     """The version of the cached timetable, for answering from cached pages; None when the
-    caller must go through `timetable()` (which checks the database).
-
-    Within CACHE_CHECK_SECONDS of the last check, everyone gets the version. After that, one
-    caller gets None and so re-checks (the check is claimed for it), and the others keep
-    getting the last known version until that check is done: a due check never sends the
-    whole crowd to the database at once."""
-    cached = _timetables.get(engine_url)
-    if cached is None:
-        return None
-    clock = time.monotonic() if now is None else now
-    if clock - cached.checked_at < CACHE_CHECK_SECONDS:
-        return cached.version
-    with _claims_lock:
-        claimed = _claims.get(engine_url)
-        if claimed is not None and clock - claimed < CLAIM_SECONDS:
-            return cached.version
-        _claims[engine_url] = clock
-    return None
+    caller must go through `timetable()`: a due check is handed to one caller, the others
+    keep the last known version meanwhile (`ProcessCache.fresh`)."""
+    entry = _timetables.fresh(engine_url, now=now)
+    return entry.version if entry is not None else None
 
 
 def forget_cache() -> None:
     """Drop cached timetables (after a change in this process, for immediate effect)."""
-    global _generation
-    _generation += 1
-    _timetables.clear()
-    with _claims_lock:
-        _claims.clear()
+    _timetables.forget()
 
 
 def get_exam(session: Session, exam_id: int) -> ExamView:

@@ -18,6 +18,8 @@ from fastapi.responses import Response
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hub.cache import register
+
 PUBLIC_MAX_AGE = 30  # seconds a browser or proxy may reuse a public page without asking
 PAGE_CACHE_SIZE = 2048  # rendered pages per process (~10 kB each): ~20 MB at most
 
@@ -138,6 +140,7 @@ class PageCache:
         self._entries: OrderedDict[tuple[object, ...], CachedPage] = OrderedDict()
         self._pending: dict[tuple[object, ...], Future[CachedPage | None]] = {}
         self._lock = threading.Lock()
+        register(self)  # emptied by hub.cache.forget_all
 
     def clear(self) -> None:
         with self._lock:

@@ -131,11 +131,13 @@ def test_searches_are_the_same_from_postings_and_from_the_fts_index(
 
     from_postings = run()
     assert sum(bool(results) for _, results, _ in from_postings) > len(from_postings) // 2
-    kb_search._cache[key] = dataclasses.replace(vocab, has_postings=False)  # the fallback
+    fallback = dataclasses.replace(vocab, has_postings=False)  # no postings: the database FTS
+    cache = kb_search._vocabularies
+    cache.put(key, fallback, fallback.version, replacing=cache.entry(key))
     try:
         assert run() == from_postings
     finally:
-        kb_search._cache.pop(key, None)
+        kb_search._vocabularies.forget(key)
 
 
 def _snapshot(vocab: Vocabulary) -> dict[str, object]:
@@ -215,7 +217,7 @@ def test_vocabulary_is_patched_not_rebuilt_and_equals_a_full_build(
         "brouillon-zorglub"
     ]
 
-    kb_search._cache.pop(key)
+    kb_search._vocabularies.forget(key)
     full = vocabulary(db)
     assert full.postings is not patched.postings
     assert _snapshot(patched) == _snapshot(full)

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+import hub.cache
 import kb.pages
 import kb.suggest
 from hub.models import Role
@@ -131,8 +132,8 @@ def test_an_article_archived_here_or_elsewhere_leaves_the_list(
     suggest(client, "capsule")
     db.execute(text("UPDATE article SET status = 'archived' WHERE slug = 'capsule-video'"))
     db.commit()
-    monkeypatch.setattr(kb.pages, "CHECK_SECONDS", 0.0)
-    monkeypatch.setattr(kb.pages, "CLAIM_SECONDS", 0.0)
+    monkeypatch.setattr(kb.pages._versions, "check_seconds", 0.0)  # time has passed
+    monkeypatch.setattr(hub.cache, "HAND_OFF_SECONDS", 0.0)
     assert "capsule-video" not in suggest(client, "capsule")
 
 
