@@ -19,7 +19,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from hub import outbox
 from hub.errors import InvalidInput, NotFound
-from hub.models import STAFF, Role, User, UTCDateTime, id_of, utcnow
+from hub.models import STAFF, TEAM, User, UTCDateTime, id_of, utcnow
 from hub.people import require_role
 
 MAX_LENGTH = 500
@@ -84,7 +84,7 @@ def moderate(
     share_on_teams: bool | None = None,
 ) -> KindWord:
     """Approve (optionally mirroring to Teams) or reject a pending note."""
-    moderator = require_role(actor, Role.elearning)
+    moderator = require_role(actor, *TEAM)
     word = session.get(KindWord, word_id)
     if word is None:
         raise NotFound("Mot introuvable.")
@@ -123,7 +123,7 @@ def approved(session: Session, *, actor: User | None, limit: int = 50) -> Sequen
 
 
 def pending(session: Session, *, actor: User | None) -> Sequence[KindWord]:
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     return session.exec(
         select(KindWord)
         .where(col(KindWord.status) == KindWordStatus.pending.value)

@@ -54,9 +54,11 @@ class Role(StrEnum):
     elearning = "elearning"  # the central e-learning team, also administrators
 
 
-# The role sets the services check, one name each:
+# The role sets the services check, one name each (never a list of roles written out):
+SIGNED_IN = tuple(Role)  # anyone with an account
 STAFF = (Role.teacher, Role.referent, Role.elearning)  # everyone but students
 SUPPORT = (Role.referent, Role.elearning)  # who answers teachers' questions
+TEAM = (Role.elearning,)  # the central e-learning team: crisis, webinars, imports, admin
 
 
 class Department(SQLModel, table=True):

@@ -36,7 +36,7 @@ from sqlmodel import Field, Session, SQLModel, col
 
 from hub.db import session_scope
 from hub.errors import InvalidInput, NotFound
-from hub.models import Role, User, UTCDateTime, utcnow
+from hub.models import TEAM, Role, User, UTCDateTime, utcnow
 from hub.people import require_role
 from hub.scheduler import still_leader
 
@@ -444,7 +444,7 @@ def list_messages(
     limit: int = 200,
 ) -> list[OutboxMessage]:
     """The "sent mail" page: every message, newest first (e-learning team only)."""
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     query = select(OutboxMessage)
     if channel:
         query = query.where(col(OutboxMessage.channel) == channel)
@@ -455,7 +455,7 @@ def list_messages(
 
 
 def status_counts(session: Session, *, actor: User) -> dict[tuple[str, str], int]:
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     rows = session.execute(
         select(col(OutboxMessage.channel), col(OutboxMessage.status), func.count()).group_by(
             col(OutboxMessage.channel), col(OutboxMessage.status)
@@ -497,7 +497,7 @@ def open_message(session: Session, message_id: int, *, actor: User) -> OutboxMes
 
 def retry(session: Session, message_id: int, *, actor: User) -> OutboxMessage:
     """A failed message sent again (after someone fixed the cause)."""
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     message = session.get(OutboxMessage, message_id)
     if message is None:
         raise NotFound("message introuvable")

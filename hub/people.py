@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from hub.i18n import N_, Message
-from hub.models import Department, DepartmentReferent, Role, User, id_of
+from hub.models import STAFF, TEAM, Department, DepartmentReferent, Role, User, id_of
 from hub.passwords import check_password_strength, hash_password
 
 DEPARTMENT_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
@@ -185,7 +185,7 @@ def require_user_by_email(session: Session, email: str) -> User:
 
 
 def list_users(session: Session, *, actor: User) -> Sequence[User]:
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     return session.exec(select(User).order_by(col(User.role), col(User.name))).all()
 
 
@@ -218,7 +218,7 @@ def served_department_ids(session: Session, user: User) -> set[int]:
 
 def visible_departments(session: Session, user: User) -> Sequence[Department]:
     """Departments a user may open: served ones, or a teacher's own."""
-    require_role(user, Role.teacher, Role.referent, Role.elearning)
+    require_role(user, *STAFF)
     if user.role is Role.elearning:
         return list_departments(session)
     ids = (
@@ -235,7 +235,7 @@ def visible_departments(session: Session, user: User) -> Sequence[Department]:
 
 def open_department(session: Session, *, actor: User | None, code: str) -> Department:
     """A department page's access rule, in one place: isolation between departments."""
-    actor = require_role(actor, Role.teacher, Role.referent, Role.elearning)
+    actor = require_role(actor, *STAFF)
     department = get_department(session, code)
     if actor.role is Role.elearning:
         return department

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from hub.errors import Conflict, InvalidInput, NotFound, NotSignedIn, PermissionDenied
 from hub.i18n import N_, Message
-from hub.models import Department, Role, User, id_of, utcnow
+from hub.models import TEAM, Department, Role, User, id_of, utcnow
 from hub.people import get_department, require_role, served_department_ids
 from kb.analyzer import analyzed
 from kb.markdown import plain_text
@@ -362,7 +362,7 @@ def set_status(session: Session, *, slug: str, status: Status, actor: User) -> A
 
 def delete_article(session: Session, *, slug: str, actor: User) -> None:
     """Delete for good (the e-learning team only; archiving is the usual way)."""
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     article = get_article(session, slug, viewer=actor)
     session.execute(
         sql_delete(ArticleRevision).where(col(ArticleRevision.article_id) == article.id)

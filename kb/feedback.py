@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from hub.db import session_scope
 from hub.errors import InvalidInput
 from hub.i18n import N_
-from hub.models import Role, User, id_of, utcnow
+from hub.models import TEAM, User, id_of, utcnow
 from hub.people import require_role
 from kb.analyzer import fold
 from kb.models import Article, ArticleFeedback, SearchLog
@@ -232,7 +232,7 @@ def content_gaps(
     session: Session, *, actor: User, days: int = 30, limit: int = 50
 ) -> tuple[list[Gap], list[UnhelpfulArticle]]:
     """Searches that found nothing, and articles readers said did not help (e-learning team)."""
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     since = utcnow() - timedelta(days=days)
     rows = session.exec(
         select(SearchLog.normalized, func.count(), func.max(SearchLog.created_at))

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.i18n import N_, Message
-from hub.models import Role, User
+from hub.models import TEAM, User
 from hub.people import require_role
 from kb.analyzer import fold
 from kb.models import Synonym
@@ -35,7 +35,7 @@ def list_synonyms(session: Session) -> Sequence[Synonym]:
 
 def add_synonym(session: Session, *, term: str, expansion: str, actor: User | None) -> Synonym:
     if actor is not None:
-        require_role(actor, Role.elearning)
+        require_role(actor, *TEAM)
     term = " ".join(fold(term).split())
     expansion = " ".join(expansion.split())
     errors = {}
@@ -54,7 +54,7 @@ def add_synonym(session: Session, *, term: str, expansion: str, actor: User | No
 
 
 def delete_synonym(session: Session, *, synonym_id: int, actor: User) -> None:
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     synonym = session.get(Synonym, synonym_id)
     if synonym is None:
         raise NotFound(N_("Synonyme introuvable."))

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hub.errors import Conflict, InvalidInput, PermissionDenied
 from hub.i18n import N_
-from hub.models import Role
+from hub.models import TEAM
 from hub.people import list_departments, require_role
 from hub.web.deps import CurrentUser, OptionalUser, SessionDep, flash
 from hub.web.params import parse_id
@@ -24,6 +24,7 @@ from hub.web.rendering import render as render_page
 from kb import checklists
 from kb import suggest as remembered_suggestions
 from kb.articles import (
+    AUTHORS,
     ArticleInput,
     ArticlePage,
     can_author,
@@ -187,7 +188,7 @@ def kb_gaps(request: Request, db: SessionDep, user: CurrentUser, days: int = 30)
 
 @router.get("/kb/synonyms", name="kb_synonyms")
 def kb_synonyms(request: Request, db: SessionDep, user: CurrentUser) -> Response:
-    require_role(user, Role.elearning)
+    require_role(user, *TEAM)
     return render_page(
         request, "kb/synonyms.html", {"synonyms": list_synonyms(db), "errors": {}, "form": {}}
     )
@@ -233,14 +234,14 @@ def kb_synonyms_delete(
 
 @router.get("/kb/new", name="kb_new")
 def kb_new(request: Request, db: SessionDep, user: CurrentUser) -> Response:
-    require_role(user, Role.referent, Role.elearning)
+    require_role(user, *AUTHORS)
     return _editor(request, db, form=None, errors={}, article=None)
 
 
 @router.post("/kb/preview", name="kb_preview")
 def kb_preview(request: Request, user: CurrentUser, body: Annotated[str, Form()] = "") -> Response:
     """The editor's live preview: the same Markdown renderer and sanitizer as the article."""
-    require_role(user, Role.referent, Role.elearning)
+    require_role(user, *AUTHORS)
     return render_page(request, "kb/_preview.html", {"html": render(body)})
 
 
@@ -449,7 +450,7 @@ async def kb_create(request: Request, db: SessionDep, user: CurrentUser) -> Resp
 
 @router.get("/kb/{slug}/edit", name="kb_edit")
 def kb_edit(request: Request, db: SessionDep, user: CurrentUser, slug: str) -> Response:
-    require_role(user, Role.referent, Role.elearning)
+    require_role(user, *AUTHORS)
     article = get_article(db, slug, viewer=user)
     return _editor(request, db, form=None, errors={}, article=article)
 
@@ -474,7 +475,7 @@ def _save(
     *,
     article: Article | None,
 ) -> Response:
-    require_role(user, Role.referent, Role.elearning)
+    require_role(user, *AUTHORS)
     data, errors = _input_from_form(form)
     if not errors:
         try:

@@ -77,3 +77,22 @@ def test_every_router_module_is_under_the_independence_contract() -> None:
         if not any(r == p or (p.endswith(".") and r.startswith(p)) for p in patterns)
     }
     assert routers and not unlisted, f"add them to the independence contract: {sorted(unlisted)}"
+
+
+def test_role_checks_name_their_role_set() -> None:
+    """`require_role` takes a named set (hub.models: SIGNED_IN, STAFF, SUPPORT, TEAM; an
+    area's own, like kb.articles.AUTHORS), never roles written out: a route and its service
+    then check the same set, and changing who may do something is one edit."""
+    import ast
+
+    spelled_out: list[str] = []
+    for package in ("hub", "kb", "webinars"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (
+                    isinstance(node, ast.Call)
+                    and getattr(node.func, "id", None) == "require_role"
+                    and sum(isinstance(a, ast.Attribute) for a in node.args) > 1
+                ):
+                    spelled_out.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not spelled_out, spelled_out

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from hub.errors import InvalidInput
 from hub.i18n import N_
-from hub.models import Role, User, id_of
+from hub.models import TEAM, User, id_of
 from hub.people import require_role
 from webinars.invites import LOCAL_TIME
 from webinars.models import WebinarSeries, WebinarSession
@@ -122,7 +122,7 @@ def create_series(
     """A series and its sessions (only those still to come)."""
     from webinars.sessions import SessionInput, create_session, validate_session_fields
 
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     errors: dict[str, str] = {}
     try:
         slots = parse_pattern(pattern)

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from hub import outbox
 from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from hub.i18n import N_, Message
-from hub.models import Role, User, id_of, utcnow
+from hub.models import TEAM, Role, User, id_of, utcnow
 from hub.people import get_user_by_email, require_role
 from hub.settings import Settings
 from webinars import notify
@@ -122,7 +122,7 @@ def create_session(
     now: datetime | None = None,
 ) -> WebinarSession:
     """A one-off session (or one of a series)."""
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     errors = validate_session_fields(data)
     hosts, host_errors = _resolve_hosts(session, data.hosts)
     errors.update(host_errors)
@@ -292,7 +292,7 @@ def update_session(
     now: datetime | None = None,
 ) -> tuple[WebinarSession, list[str]]:
     """Edit or move a session; returns it and the list of real changes (mailed)."""
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     webinar = get_session(session, webinar_id)
     if webinar.status == SessionStatus.cancelled.value:
         raise Conflict(N_("Ce webinaire est annulé."))
@@ -401,7 +401,7 @@ def cancel_session(
     settings: Settings,
 ) -> WebinarSession:
     """Cancel: SEQUENCE + 1, CANCEL to every registrant, a plain mail to the waitlist."""
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     webinar = get_session(session, webinar_id)
     if webinar.status == SessionStatus.cancelled.value:
         return webinar
@@ -439,7 +439,7 @@ def announce(
     settings: Settings,
 ) -> None:
     """One post in the Teams crisis channel listing the sessions (an explicit action)."""
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     active = [w for w in webinars if w.status == SessionStatus.scheduled.value]
     if not active:
         raise InvalidInput(N_("Aucune séance à annoncer."))
@@ -532,7 +532,7 @@ def publish_to_kb(session: Session, webinar_id: int, *, actor: User) -> str:
     from kb.articles import ArticleInput, save_article
     from kb.models import Audience, Kind, Status
 
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     webinar = get_session(session, webinar_id)
     if not webinar.recording_url:
         message = N_("Ajoutez d'abord le lien de l'enregistrement.")

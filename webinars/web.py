@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from hub.errors import InvalidInput, NotFound
 from hub.i18n import N_
-from hub.models import Role, User, id_of, utcnow
+from hub.models import TEAM, User, id_of, utcnow
 from hub.people import require_role
 from hub.settings import Settings
 from hub.web.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, flash
@@ -247,7 +247,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 @router.get("/webinars/new", name="webinar_new")
 def webinar_new(request: Request, user: CurrentUser) -> Response:
-    require_role(user, Role.elearning)
+    require_role(user, *TEAM)
     form = {"duration_minutes": "60", "capacity": "100"}
     return render(request, "webinars/edit.html", {"form": form, "errors": {}, "webinar": None})
 
@@ -260,7 +260,7 @@ async def webinar_create(request: Request, db: SessionDep, user: CurrentUser) ->
 
 @router.get("/webinars/{webinar_id:int}/edit", name="webinar_edit")
 def webinar_edit(request: Request, db: SessionDep, user: CurrentUser, webinar_id: int) -> Response:
-    require_role(user, Role.elearning)
+    require_role(user, *TEAM)
     webinar = get_session(db, webinar_id)
     form = {
         "title": webinar.title,
@@ -290,7 +290,7 @@ async def _run(
     settings: Settings = request.app.state.settings
 
     def work() -> tuple[int | None, dict[str, str], list[str]]:
-        require_role(user, Role.elearning)
+        require_role(user, *TEAM)
         data, errors = _session_form(form)
         try:
             if errors:
@@ -335,7 +335,7 @@ async def _run(
 
 @router.get("/webinars/series/new", name="webinar_series_new")
 def webinar_series_new(request: Request, user: CurrentUser) -> Response:
-    require_role(user, Role.elearning)
+    require_role(user, *TEAM)
     form = {"pattern": "mardi 15:00, jeudi 15:00", "duration_minutes": "60", "capacity": "100"}
     return render(request, "webinars/series.html", {"form": form, "errors": {}})
 
@@ -347,7 +347,7 @@ async def webinar_series_create(request: Request, db: SessionDep, user: CurrentU
     form = await _form(request)
 
     def work() -> tuple[int, dict[str, str]]:
-        require_role(user, Role.elearning)
+        require_role(user, *TEAM)
         errors: dict[str, str] = {}
         dates: dict[str, date] = {}
         for name in ("starts_on", "ends_on"):

@@ -29,7 +29,7 @@ from hub.cache import BANNER, ProcessCache, changed
 from hub.crisis.state import crisis_state, set_crisis
 from hub.errors import InvalidInput
 from hub.i18n import N_, Message
-from hub.models import Role, User, UTCDateTime, utcnow
+from hub.models import TEAM, Role, User, UTCDateTime, utcnow
 from hub.people import require_role
 from kb.models import Article
 
@@ -152,7 +152,7 @@ def pins_by_role(session: Session) -> dict[str, list[str]]:
 
 
 def history(session: Session, *, actor: User, limit: int = 50) -> list[CrisisSwitch]:
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     return list(
         session.scalars(
             select(CrisisSwitch).order_by(col(CrisisSwitch.created_at).desc()).limit(limit)
@@ -169,7 +169,7 @@ def webinar_template(session: Session) -> CrisisWebinarTemplate | None:
 
 def set_pins(session: Session, pins: dict[str, list[str]], *, actor: User) -> None:
     """Replace the pinned articles: {role: [slug, ...]} (unknown slugs are an error)."""
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     errors: dict[str, str] = {}
     resolved: list[CrisisPin] = []
     for role, slugs in pins.items():
@@ -200,7 +200,7 @@ def save_webinar_template(
     capacity: int = 300,
     weeks: int = 4,
 ) -> CrisisWebinarTemplate:
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     from webinars.series import parse_pattern
 
     errors: dict[str, str] = {}
@@ -267,7 +267,7 @@ def switch(
 ) -> SwitchResult:
     """Turn crisis mode on or off, announce it, log it. `actor` None means the CLI."""
     if actor is not None:
-        require_role(actor, Role.elearning)
+        require_role(actor, *TEAM)
     message = message.strip()
     if active and not message:
         raise InvalidInput(
@@ -360,7 +360,7 @@ def _create_webinars(session: Session, actor: User | None) -> int:
 
 def send_test_announcement(session: Session, *, actor: User) -> None:
     """For the readiness check: a Teams post and an e-mail to the actor, marked as a test."""
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     subject = "Test d'annonce du hub de crise"
     text = "Message de test : si vous le lisez, les annonces de crise arriveront."
     outbox.enqueue_teams(

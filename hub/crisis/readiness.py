@@ -18,7 +18,7 @@ from hub import outbox
 from hub.crisis.mode import webinar_template
 from hub.i18n import N_
 from hub.mail import DEFAULT_PORTS, connect
-from hub.models import Department, DepartmentReferent, ExamSession, Role, User, utcnow
+from hub.models import TEAM, Department, DepartmentReferent, ExamSession, User, utcnow
 from hub.outbox import TemporaryFailure
 from hub.people import require_role
 from hub.settings import Settings, SmtpSecurity
@@ -234,5 +234,5 @@ CHECKS: tuple[Callable[[Session, Settings], Check], ...] = (
 
 
 def run_checks(session: Session, settings: Settings, *, actor: User) -> list[Check]:
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     return [check(session, settings) for check in CHECKS]

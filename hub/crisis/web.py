@@ -13,7 +13,7 @@ from hub.crisis import readiness
 from hub.crisis.state import crisis_state
 from hub.errors import InvalidInput
 from hub.i18n import N_
-from hub.models import Role
+from hub.models import TEAM
 from hub.people import require_role
 from hub.web.deps import CurrentUser, SessionDep, SettingsDep, flash
 from hub.web.params import parse_int
@@ -35,7 +35,7 @@ def _page(
     pin_errors: dict[str, str] | None = None,
     pin_form: dict[str, str] | None = None,
 ) -> Response:
-    require_role(user, Role.elearning)
+    require_role(user, *TEAM)
     template = crisis_mode.webinar_template(db)
     pins = crisis_mode.pins_by_role(db)
     return render(

@@ -21,7 +21,16 @@ from hub.crisis.mode import current_banner
 from hub.errors import InvalidInput, NotFound, TooManyAttempts
 from hub.exams.importer import LOCAL_TIME, parse_local
 from hub.i18n import N_
-from hub.models import Department, ExamProblem, ExamSession, ExamStatus, Role, User, utcnow
+from hub.models import (
+    SUPPORT,
+    TEAM,
+    Department,
+    ExamProblem,
+    ExamSession,
+    ExamStatus,
+    User,
+    utcnow,
+)
 from hub.people import EMAIL, require_role, served_department_ids
 from kb.analyzer import STOPWORDS, analyze, analyzed, fold, words
 
@@ -234,7 +243,7 @@ def change_status(
     new_start: str | None = None,
 ) -> ExamSession:
     """Move (with a new local start), cancel or restore an exam; students see a banner."""
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     exam = session.get(ExamSession, exam_id)
     if exam is None:
         raise NotFound(N_("Examen introuvable."))
@@ -351,7 +360,7 @@ def open_problems(session: Session, *, actor: User) -> list[OpenProblem]:
     """Unhandled reports for the departments this person serves, newest first."""
     from hub.questions.models import Question
 
-    require_role(actor, Role.referent, Role.elearning)
+    require_role(actor, *SUPPORT)
     departments = served_department_ids(session, actor)
     rows = session.exec(
         select(ExamProblem, ExamSession, Question.id)
@@ -368,7 +377,7 @@ def open_problems(session: Session, *, actor: User) -> list[OpenProblem]:
 def mark_problem_handled(session: Session, *, actor: User, problem_id: int) -> ExamProblem:
     """A referent of the exam's department (or the e-learning team) has dealt with a report:
     it leaves the list of problems waiting. Its question stays in the queue as it is."""
-    require_role(actor, Role.referent, Role.elearning)
+    require_role(actor, *SUPPORT)
     problem = session.get(ExamProblem, problem_id)
     exam = session.get(ExamSession, problem.exam_id) if problem else None
     if (

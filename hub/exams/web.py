@@ -28,7 +28,7 @@ from hub.exams.timetable import (
     timetable,
 )
 from hub.i18n import N_
-from hub.models import ExamStatus, Role, utcnow
+from hub.models import TEAM, ExamStatus, utcnow
 from hub.people import require_role
 from hub.web.addresses import client_address
 from hub.web.caching import PageCache
@@ -110,7 +110,7 @@ def exam_problem_handled(
 
 @router.get("/exams/import", name="exams_import")
 def exams_import_form(request: Request, user: CurrentUser) -> Response:
-    require_role(user, Role.elearning)
+    require_role(user, *TEAM)
     return render_page(request, "exams/import.html", {"result": None})
 
 
@@ -121,7 +121,7 @@ async def exams_import_upload(
     user: CurrentUser,
     file: Annotated[UploadFile, File()],
 ) -> Response:
-    require_role(user, Role.elearning)
+    require_role(user, *TEAM)
     data = await file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise InvalidInput("Fichier trop volumineux (5 Mo au plus).")

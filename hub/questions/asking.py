@@ -19,7 +19,7 @@ from hub.business_hours import BRUSSELS
 from hub.db import begin_write
 from hub.errors import InvalidInput, NotFound
 from hub.i18n import N_
-from hub.models import ExamProblem, ExamSession, Role, User, id_of, utcnow
+from hub.models import TEAM, ExamProblem, ExamSession, Role, User, id_of, utcnow
 from hub.people import require_role
 from hub.questions import attachments, audit, notify
 from hub.questions.models import (
@@ -283,7 +283,7 @@ class DeflectionStats:
 def deflection_stats(
     session: Session, *, actor: User | None, days: int = 30, now: datetime | None = None
 ) -> DeflectionStats:
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     since = (now or utcnow()) - timedelta(days=days)
     forms = func.count(func.distinct(QuestionSuggestion.draft_key))
     base = select(forms).where(col(QuestionSuggestion.shown_at) >= since)

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from hub.errors import Conflict
 from hub.i18n import N_
-from hub.models import Role, User, id_of
+from hub.models import SUPPORT, User, id_of
 from hub.people import require_role
 from hub.questions import audit
 from hub.questions.models import MessageKind, Question, QuestionMessage
@@ -28,7 +28,7 @@ def _slug(question: Question) -> str:
 def draft_article(session: Session, *, actor: User | None, question_id: int) -> Article:
     """Create (or return, if made before) the draft article for this question."""
     question = open_for_staff(session, actor=actor, question_id=question_id)
-    require_role(actor, Role.referent, Role.elearning)
+    require_role(actor, *SUPPORT)
     if question.article_id is not None:
         existing = session.get(Article, question.article_id)
         if existing is not None:

@@ -13,7 +13,17 @@ from sqlmodel import Session, col, select
 from hub.business_hours import BRUSSELS
 from hub.errors import InvalidInput, NotFound, PermissionDenied
 from hub.i18n import N_
-from hub.models import SUPPORT, Department, DepartmentReferent, Role, User, id_of, utcnow
+from hub.models import (
+    SIGNED_IN,
+    SUPPORT,
+    TEAM,
+    Department,
+    DepartmentReferent,
+    Role,
+    User,
+    id_of,
+    utcnow,
+)
 from hub.people import get_department, require_role, served_department_ids
 from hub.questions.models import (
     OPEN_STATUSES,
@@ -49,7 +59,7 @@ def is_staff_for(session: Session, actor: User, question: Question) -> bool:
 def open_question(session: Session, *, actor: User | None, question_id: int) -> Question:
     """A question this person may read: their own, or one of a department they serve (the
     e-learning team: all). Anything else is "not found", so ids reveal nothing."""
-    actor = require_role(actor, Role.student, Role.teacher, Role.referent, Role.elearning)
+    actor = require_role(actor, *SIGNED_IN)
     question = session.get(Question, question_id)
     if question is None:
         raise NotFound(N_("Question introuvable."))
@@ -345,7 +355,7 @@ def list_queue(
     actor = require_role(actor, *SUPPORT)
     now = now or utcnow()
     if department_ids is None:
-        require_role(actor, Role.elearning)
+        require_role(actor, *TEAM)
     else:
         allowed = served_department_ids(session, actor)
         if not department_ids <= allowed:  # the service checks too, not only the routes
@@ -387,7 +397,7 @@ def combined_queue(
 def elearning_queue(
     session: Session, *, actor: User | None, filters: QueueFilters, profile: Profile
 ) -> list[QueueRow]:
-    require_role(actor, Role.elearning)
+    require_role(actor, *TEAM)
     return list_queue(
         session,
         actor=actor,
@@ -399,7 +409,7 @@ def elearning_queue(
 
 
 def my_questions(session: Session, *, actor: User | None) -> Sequence[Question]:
-    actor = require_role(actor, Role.student, Role.teacher, Role.referent, Role.elearning)
+    actor = require_role(actor, *SIGNED_IN)
     return session.exec(
         select(Question)
         .where(Question.asker_id == actor.id)

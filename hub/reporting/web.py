@@ -12,7 +12,7 @@ from hub.business_hours import local_day
 from hub.errors import InvalidInput
 from hub.i18n import LOCALES, N_, Message, translations
 from hub.i18n import translate as translate_message
-from hub.models import Role
+from hub.models import TEAM
 from hub.people import require_role
 from hub.reporting import charts, dashboard
 from hub.web.deps import CurrentUser, SessionDep, SettingsDep
@@ -65,7 +65,7 @@ def dashboard_page(
     end: str = "",
     department: str = "",
 ) -> Response:
-    require_role(user, Role.elearning)
+    require_role(user, *TEAM)
     errors: dict[str, str] = {}
     try:
         period = dashboard.parse_period(
@@ -103,7 +103,7 @@ def dashboard_csv(
     end: str = "",
     department: str = "",
 ) -> Response:
-    require_role(user, Role.elearning)
+    require_role(user, *TEAM)
     period = dashboard.parse_period(
         db, start, end, department, today=local_day(), settings=settings
     )

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from hub.errors import Conflict, InvalidInput
 from hub.i18n import N_, Message
-from hub.models import Role
+from hub.models import TEAM, Role
 from hub.people import create_department, create_user, list_departments, list_users, require_role
 from hub.web.deps import CurrentUser, SessionDep, flash
 from hub.web.rendering import render
@@ -36,7 +36,7 @@ def _page(
 @router.get("", name="admin")
 def admin_index(request: Request, user: CurrentUser) -> Response:
     """The e-learning team's control room: every management page in one place."""
-    require_role(user, Role.elearning)
+    require_role(user, *TEAM)
     return render(request, "admin/index.html")
 
 
@@ -55,7 +55,7 @@ def create_person(
     role: Annotated[str, Form()] = "",
     departments: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    require_role(user, Role.elearning)
+    require_role(user, *TEAM)
     form = {"email": email, "name": name, "role": role, "departments": departments or []}
     try:
         created = create_user(db, email=email, name=name, role=role, departments=departments or [])
@@ -79,7 +79,7 @@ def create_dept(
     code: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
 ) -> Response:
-    require_role(user, Role.elearning)
+    require_role(user, *TEAM)
     form = {"code": code, "name": name}
     try:
         created = create_department(db, code=code, name=name)

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from hub.errors import InvalidInput, NotFound
 from hub.i18n import N_
-from hub.models import Department, Role, User
+from hub.models import TEAM, Department, User
 from hub.people import (
     department_members,
     department_referents,
@@ -75,7 +75,7 @@ def referent_absence(
     """The e-learning team marks one of the department's referents away until a date (empty,
     or the "back" button: present again). Their questions and notifications go to the
     department's backup referents meanwhile."""
-    require_role(user, Role.elearning)
+    require_role(user, *TEAM)
     found = open_department(db, actor=user, code=code)
     referent = next((r for r, _ in department_referents(db, found) if r.id == user_id), None)
     if referent is None:

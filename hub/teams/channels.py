@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from hub.errors import InvalidInput
-from hub.models import Department, Role, User
+from hub.models import TEAM, Department, User
 from hub.people import require_role
 from hub.settings import Settings
 from hub.teams.gateway import ChannelRef, TeamsGateway
@@ -79,7 +79,7 @@ def set_department_channel(
 ) -> Department:
     """The e-learning team sets (or clears) a department's Teams channel (None: the CLI)."""
     if actor is not None:
-        require_role(actor, Role.elearning)
+        require_role(actor, *TEAM)
     department.teams_channel_id = clean_channel_value(value)
     session.add(department)
     session.flush()

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from hub.errors import HubError
 from hub.i18n import N_
-from hub.models import STAFF, Role
+from hub.models import STAFF, TEAM, Role
 from hub.people import require_role
 from hub.teams import feed
 from hub.web.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, flash
@@ -44,7 +44,7 @@ def teams_feed_refresh(
     request: Request, db: SessionDep, settings: SettingsDep, user: CurrentUser
 ) -> Response:
     """The e-learning team reads the channel now (this request waits for Graph)."""
-    require_role(user, Role.elearning)
+    require_role(user, *TEAM)
     db.commit()  # release the write lock while Graph answers
     feed.refresh(request.app.state.engine, settings, force=True)
     db.expire_all()

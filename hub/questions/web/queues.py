@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from hub.business_hours import BRUSSELS
 from hub.errors import Conflict, HubError, InvalidInput, NotFound, PermissionDenied
 from hub.i18n import N_, Message
-from hub.models import Role, User
+from hub.models import SUPPORT, Role, User
 from hub.people import require_role, visible_departments
 from hub.questions import answers, asking, canned, escalation, knowledge, merging, queues
 from hub.questions.attachments import Upload
@@ -67,7 +67,7 @@ def _queue_page(
 def queues_index(
     request: Request, db: SessionDep, user: CurrentUser, settings: SettingsDep
 ) -> Response:
-    require_role(user, Role.referent, Role.elearning)
+    require_role(user, *SUPPORT)
     filters = _filters(request)
     rows = queues.combined_queue(db, actor=user, filters=filters, profile=profile(db, settings))
     absence = queues.own_absence(db, user)
