@@ -131,6 +131,7 @@ def run(
                         title=f"Moodle : le devoir {n} ne s'affiche pas pour mes étudiants",
                         body="Les étudiants ne voient pas le devoir dans le cours (ouverture ok).",
                         data_dir=settings.data_dir,
+                        base_url=settings.base_url,
                     )
                 latencies.append((time.perf_counter() - begin) * 1000)
             elapsed = time.perf_counter() - started

@@ -195,7 +195,7 @@ def prepare(url: str, *, articles: int, accounts: dict[str, int], log: Log = _lo
     try:
         upgrade(engine)
         with session_scope(engine) as session:
-            load_demo(session)
+            load_demo(session, base_url="")
         with session_scope(engine) as session:
             report = import_directory(session, KB_CONTENT)
             if report.errors:

@@ -249,7 +249,7 @@ def demo_load(ctx: Context) -> None:
     if ctx.settings.env is Environment.production:
         raise click.ClickException("demo data is refused in production (HUB_ENV=production)")
     with ctx.transaction() as session:
-        created = load_demo(session)
+        created = load_demo(session, base_url=ctx.settings.base_url)
     click.echo("demo data created: " + ", ".join(f"{n} {what}" for what, n in created.items()))
 
 

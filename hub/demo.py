@@ -61,7 +61,7 @@ def demo_accounts() -> list[DemoAccount]:
     return accounts
 
 
-def load_demo(session: Session) -> dict[str, int]:
+def load_demo(session: Session, *, base_url: str) -> dict[str, int]:
     """Create what is missing; never touches what exists. Returns counts of created rows."""
     created = {"departments": 0, "users": 0}
     existing = {d.code for d in list_departments(session)}
@@ -87,7 +87,7 @@ def load_demo(session: Session) -> dict[str, int]:
     session.flush()
     created["exams"] = load_demo_exams(session)
     created["webinars"] = load_demo_webinars(session)
-    created["questions"] = load_demo_questions(session)
+    created["questions"] = load_demo_questions(session, base_url=base_url)
     created["kind words"] = load_demo_kind_words(session)
     return created
 
@@ -191,7 +191,7 @@ def load_demo_webinars(session: Session) -> int:
     return len(sessions)
 
 
-def load_demo_questions(session: Session) -> int:
+def load_demo_questions(session: Session, *, base_url: str) -> int:
     """A few teacher questions in various states (only into an empty question table): one
     waiting, one answered, one resolved, one passed to the e-learning team."""
     from pathlib import Path
@@ -210,7 +210,9 @@ def load_demo_questions(session: Session) -> int:
     unused = Path("var")  # no attachments in the demo questions
 
     def ask(user: User, title: str, body: str) -> Question:
-        return asking.ask(session, actor=user, title=title, body=body, data_dir=unused)
+        return asking.ask(
+            session, actor=user, title=title, body=body, data_dir=unused, base_url=base_url
+        )
 
     ask(
         teacher,
@@ -230,6 +232,7 @@ def load_demo_questions(session: Session) -> int:
         body="Pendant la réunion : « … » > « Démarrer l'enregistrement ». La vidéo apparaît "
         "ensuite dans la conversation de la réunion (et dans OneDrive de l'organisateur).",
         data_dir=unused,
+        base_url=base_url,
     )
     resolved = ask(
         colleague,
@@ -242,6 +245,7 @@ def load_demo_questions(session: Session) -> int:
         question_id=id_of(resolved),
         body="Oui : dans le quiz, « Dérogations utilisateur », ajoutez 30 minutes pour chacun.",
         data_dir=unused,
+        base_url=base_url,
     )
     answers.resolve(session, actor=colleague, question_id=id_of(resolved))
     escalated = ask(
@@ -254,6 +258,7 @@ def load_demo_questions(session: Session) -> int:
         actor=referent_let,
         question_id=id_of(escalated),
         reason="Limite de taille côté serveur : seule l'équipe e-learning peut la changer.",
+        base_url=base_url,
     )
     session.flush()
     return 4

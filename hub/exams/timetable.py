@@ -297,6 +297,7 @@ def report_problem(
     student_number: str,
     message: str,
     address: str,
+    base_url: str,
 ) -> ExamProblem:
     """Keep a student's report (nothing is lost) for the department's referents."""
     exam = session.get(ExamSession, exam_id)
@@ -345,7 +346,7 @@ def report_problem(
     session.flush()
     from hub.questions.asking import question_from_exam_problem  # the referents' queue
 
-    question_from_exam_problem(session, problem)
+    question_from_exam_problem(session, problem, base_url=base_url)
     return problem
 
 

@@ -32,7 +32,7 @@ from hub.models import TEAM, ExamStatus, utcnow
 from hub.people import require_role
 from hub.web.addresses import client_address
 from hub.web.caching import PageCache
-from hub.web.deps import CurrentUser, OptionalUser, SessionDep, flash
+from hub.web.deps import CurrentUser, OptionalUser, SessionDep, SettingsDep, flash
 from hub.web.rendering import render as render_page
 from kb.articles import get_article
 from kb.markdown import render
@@ -214,6 +214,7 @@ def exam_problem_send(
     request: Request,
     db: SessionDep,
     user: OptionalUser,
+    settings: SettingsDep,
     exam_id: int,
     name: Annotated[str, Form()] = "",
     email: Annotated[str, Form()] = "",
@@ -231,6 +232,7 @@ def exam_problem_send(
             student_number=student_number,
             message=message,
             address=client_address(request),
+            base_url=settings.base_url,
         )
     except InvalidInput as exc:
         return render_page(

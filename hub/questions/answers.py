@@ -77,6 +77,7 @@ def answer(
     internal: bool = False,
     uploads: Sequence[attachments.Upload] = (),
     data_dir: Path,
+    base_url: str,
 ) -> QuestionMessage:
     """A public answer (sent to every asker; stops the running clock) or an internal note
     (staff only, never shown nor sent to the asker)."""
@@ -124,14 +125,23 @@ def answer(
         if question.assignee_id is None:
             question.assignee_id = actor.id
         audit.record(session, id_of(question), actor, "answered")
-        notify.answered(session, question, id_of(message), body, askers(session, question))
+        notify.answered(
+            session,
+            question,
+            id_of(message),
+            body,
+            askers(session, question),
+            base_url=base_url,
+        )
     _touch(question)
     session.add(question)
     session.flush()
     return message
 
 
-def reply(session: Session, *, actor: User | None, question_id: int, body: str) -> QuestionMessage:
+def reply(
+    session: Session, *, actor: User | None, question_id: int, body: str, base_url: str
+) -> QuestionMessage:
     """The asker's follow-up: the question waits for the department again."""
     question = open_question(session, actor=actor, question_id=question_id)
     assert actor is not None
@@ -159,7 +169,10 @@ def reply(session: Session, *, actor: User | None, question_id: int, body: str) 
     audit.record(session, id_of(question), actor, "replied")
     session.flush()
     notify.follow_up(
-        session, question, session.get(User, question.assignee_id) if question.assignee_id else None
+        session,
+        question,
+        session.get(User, question.assignee_id) if question.assignee_id else None,
+        base_url=base_url,
     )
     return message
 
@@ -182,7 +195,9 @@ def resolve(session: Session, *, actor: User | None, question_id: int) -> Questi
     return question
 
 
-def reopen(session: Session, *, actor: User | None, question_id: int, body: str = "") -> Question:
+def reopen(
+    session: Session, *, actor: User | None, question_id: int, body: str = "", base_url: str
+) -> Question:
     """ "Still stuck": the asker reopens; the referent's first-response clock starts again."""
     question = open_question(session, actor=actor, question_id=question_id)
     assert actor is not None
@@ -212,13 +227,21 @@ def reopen(session: Session, *, actor: User | None, question_id: int, body: str 
     audit.record(session, id_of(question), actor, "reopened")
     session.flush()
     notify.follow_up(
-        session, question, session.get(User, question.assignee_id) if question.assignee_id else None
+        session,
+        question,
+        session.get(User, question.assignee_id) if question.assignee_id else None,
+        base_url=base_url,
     )
     return question
 
 
 def assign(
-    session: Session, *, actor: User | None, question_id: int, assignee_id: int | None
+    session: Session,
+    *,
+    actor: User | None,
+    question_id: int,
+    assignee_id: int | None,
+    base_url: str,
 ) -> Question:
     """Claim (assignee = oneself), hand to a colleague serving the department, or release."""
     question = open_for_staff(session, actor=actor, question_id=question_id)
@@ -246,7 +269,7 @@ def assign(
         audit.record(session, id_of(question), actor, "claimed")
     else:
         audit.record(session, id_of(question), actor, "assigned", assignee.name)
-        notify.assigned(session, question, assignee, actor)
+        notify.assigned(session, question, assignee, actor, base_url=base_url)
     session.flush()
     return question
 

@@ -69,6 +69,7 @@ def ask(
     data_dir: Path,
     draft_key: str | None = None,
     source: Source = Source.web,
+    base_url: str,
 ) -> Question:
     """A teacher's question, in their department's queue; referents are notified."""
     actor = require_role(actor, *ASKERS)
@@ -114,12 +115,14 @@ def ask(
             data_dir=data_dir,
         )
     audit.record(session, id_of(question), actor, "created", f"source: {source.value}")
-    notify.new_question(session, question)
+    notify.new_question(session, question, base_url=base_url)
     session.flush()
     return question
 
 
-def question_from_exam_problem(session: Session, problem: ExamProblem) -> Question:
+def question_from_exam_problem(
+    session: Session, problem: ExamProblem, *, base_url: str
+) -> Question:
     """A student's "problem during my exam" report becomes an URGENT question in the exam's
     department queue; the student has no account: answers go to the address they gave."""
     exam = session.get(ExamSession, problem.exam_id)
@@ -154,7 +157,7 @@ def question_from_exam_problem(session: Session, problem: ExamProblem) -> Questi
     session.add(question)
     session.flush()
     audit.record(session, id_of(question), None, "created", f"source: exam #{problem.id}")
-    notify.new_question(session, question)
+    notify.new_question(session, question, base_url=base_url)
     session.flush()
     return question
 

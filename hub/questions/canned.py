@@ -104,8 +104,8 @@ def delete_canned(session: Session, *, actor: User | None, canned_id: int) -> No
     session.flush()
 
 
-def canned_text(canned: CannedAnswer) -> str:
+def canned_text(canned: CannedAnswer, *, base_url: str) -> str:
     """The text put in the answer box: the body, then the article's link."""
     if canned.article_slug:
-        return f"{canned.body}\n\n{absolute('/kb/' + canned.article_slug)}"
+        return f"{canned.body}\n\n{absolute(base_url, '/kb/' + canned.article_slug)}"
     return canned.body

@@ -44,7 +44,9 @@ REASON_MAX = 1000
 T = TypeVar("T")
 
 
-def escalate(session: Session, *, actor: User | None, question_id: int, reason: str) -> Escalation:
+def escalate(
+    session: Session, *, actor: User | None, question_id: int, reason: str, base_url: str
+) -> Escalation:
     """A referent passes a question to the central team, saying why."""
     question = open_for_staff(session, actor=actor, question_id=question_id)
     assert actor is not None
@@ -66,7 +68,11 @@ def escalate(session: Session, *, actor: User | None, question_id: int, reason: 
         session.add(question)
         session.flush()
     notify.escalated(
-        session, [(question, reason)], level=1, key=f"question.escalated:{question.id}:1"
+        session,
+        [(question, reason)],
+        level=1,
+        key=f"question.escalated:{question.id}:1",
+        base_url=base_url,
     )
     return row
 
@@ -140,8 +146,8 @@ def _sweep(session: Session, now: datetime, settings: Settings) -> SweepReport:
     if not current.schedule.is_open(now):
         report.quiet = True
         return report
-    _level_one(session, now, current, report)
-    _level_two(session, now, current, report)
+    _level_one(session, now, current, report, settings.base_url)
+    _level_two(session, now, current, report, settings.base_url)
     report.digests = _digests(session, now, current, settings)
     return report
 
@@ -150,7 +156,9 @@ def _hours(value: float) -> str:
     return f"{value:g} h ouvrées"
 
 
-def _level_one(session: Session, now: datetime, current: Profile, report: SweepReport) -> None:
+def _level_one(
+    session: Session, now: datetime, current: Profile, report: SweepReport, base_url: str
+) -> None:
     cutoff = current.schedule.subtract(now, current.referent_hours)
     due = session.exec(
         select(Question)
@@ -169,10 +177,18 @@ def _level_one(session: Session, now: datetime, current: Profile, report: SweepR
         if _insert(session, question, level=1, reason=reason, actor=None, automatic=True, now=now):
             report.escalated.append(id_of(question))
             announced.append((question, reason))
-    notify.escalated(session, announced, level=1, key=_batch_key("auto:1", report.escalated))
+    notify.escalated(
+        session,
+        announced,
+        level=1,
+        key=_batch_key("auto:1", report.escalated),
+        base_url=base_url,
+    )
 
 
-def _level_two(session: Session, now: datetime, current: Profile, report: SweepReport) -> None:
+def _level_two(
+    session: Session, now: datetime, current: Profile, report: SweepReport, base_url: str
+) -> None:
     cutoff = current.schedule.subtract(now, current.central_hours)
     later = aliased(Escalation)
     second = select(later.id).where(later.question_id == Question.id, later.level == 2)
@@ -195,7 +211,13 @@ def _level_two(session: Session, now: datetime, current: Profile, report: SweepR
         if _insert(session, question, level=2, reason=reason, actor=None, automatic=True, now=now):
             report.central_overdue.append(id_of(question))
             announced.append((question, reason))
-    notify.escalated(session, announced, level=2, key=_batch_key("auto:2", report.central_overdue))
+    notify.escalated(
+        session,
+        announced,
+        level=2,
+        key=_batch_key("auto:2", report.central_overdue),
+        base_url=base_url,
+    )
 
 
 def _batch_key(prefix: str, ids: list[int]) -> str:
@@ -259,6 +281,7 @@ def _digests(session: Session, now: datetime, current: Profile, settings: Settin
             total=totals[user_id],
             key=f"question.digest:{user_id}:{period}",
             link="/queues",
+            base_url=settings.base_url,
         )
         sent += 1
     if central_total:
@@ -270,6 +293,7 @@ def _digests(session: Session, now: datetime, current: Profile, settings: Settin
                 total=central_total,
                 key=f"question.digest:{user.id}:{period}:central",
                 link="/queues/elearning",
+                base_url=settings.base_url,
             )
             sent += 1
     session.flush()

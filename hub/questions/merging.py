@@ -20,7 +20,9 @@ SIMILAR_WINDOW = timedelta(days=180)
 SIMILAR_CANDIDATES = 2000
 
 
-def merge(session: Session, *, actor: User | None, duplicate_id: int, into_id: int) -> Question:
+def merge(
+    session: Session, *, actor: User | None, duplicate_id: int, into_id: int, base_url: str
+) -> Question:
     """`duplicate` follows `into` from now on: its asker gets the answers given there."""
     duplicate = open_for_staff(session, actor=actor, question_id=duplicate_id)
     into = open_for_staff(session, actor=actor, question_id=into_id)
@@ -60,7 +62,7 @@ def merge(session: Session, *, actor: User | None, duplicate_id: int, into_id: i
         into.priority = "urgent"
         session.add(into)
     session.flush()
-    notify.merged(session, duplicate, into)
+    notify.merged(session, duplicate, into, base_url=base_url)
     return into
 
 

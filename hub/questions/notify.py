@@ -18,16 +18,16 @@ from hub import outbox
 from hub.models import Department, User, id_of
 from hub.questions.models import Question
 from hub.questions.queues import elearning_team, responders_by_department
-from hub.settings import get_settings
 
 
 def question_path(question_id: int) -> str:
     return f"/questions/{question_id}"
 
 
-def absolute(path: str) -> str:
-    base = get_settings().base_url
-    return f"{base}{path}" if base else path
+def absolute(base_url: str, path: str) -> str:
+    """A link for a message leaving the hub: the hub's public address (HUB_BASE_URL, handed
+    down by the caller from the app's settings) and the path."""
+    return f"{base_url.rstrip('/')}{path}" if base_url else path
 
 
 def _mail(
@@ -69,7 +69,7 @@ def _teams(
     )
 
 
-def new_question(session: Session, question: Question) -> None:
+def new_question(session: Session, question: Question, *, base_url: str) -> None:
     qid = id_of(question)
     department = session.get(Department, question.department_id)
     code = department.code if department else "?"
@@ -82,7 +82,7 @@ def new_question(session: Session, question: Question) -> None:
     text = (
         f"{question.asker_name} a posé une question au département {code} :\n\n"
         f"{question.title}\n\n{question.body[:1500]}\n\n"
-        f"Répondre : {absolute(link)}\n"
+        f"Répondre : {absolute(base_url, link)}\n"
     )
     for user in responders:
         _mail(
@@ -99,7 +99,7 @@ def new_question(session: Session, question: Question) -> None:
         session,
         recipient=outbox.teams_department(question.department_id),
         subject=subject,
-        text=f"{urgent}{question.title}\n{absolute(link)}",
+        text=f"{urgent}{question.title}\n{absolute(base_url, link)}",
         kind="question.new",
         link=link,
         key=f"question.new.teams:{qid}",
@@ -112,6 +112,8 @@ def answered(
     message_id: int,
     body: str,
     askers: Sequence[tuple[str, str, int | None]],
+    *,
+    base_url: str,
 ) -> None:
     link = question_path(id_of(question))
     subject = f"Réponse à votre question : {question.title}"
@@ -121,7 +123,9 @@ def answered(
             f"{body}\n\n"
         )
         if user_id is not None:
-            text += f"Lire la réponse, répondre ou dire si c'est résolu : {absolute(link)}\n"
+            text += (
+                f"Lire la réponse, répondre ou dire si c'est résolu : {absolute(base_url, link)}\n"
+            )
         else:
             text += "Si le problème persiste, répondez à l'adresse de contact de l'examen.\n"
         if not outbox.valid_address(email):
@@ -138,7 +142,7 @@ def answered(
         )
 
 
-def merged(session: Session, duplicate: Question, into: Question) -> None:
+def merged(session: Session, duplicate: Question, into: Question, *, base_url: str) -> None:
     if duplicate.asker_email and outbox.valid_address(duplicate.asker_email):
         link = question_path(id_of(duplicate))
         _mail(
@@ -149,7 +153,7 @@ def merged(session: Session, duplicate: Question, into: Question) -> None:
             text=(
                 f"Bonjour {duplicate.asker_name},\n\nVotre question « {duplicate.title} » "
                 "ressemble à une question déjà posée : elles sont traitées ensemble et vous "
-                "recevrez la réponse par e-mail.\n\n" + absolute(link) + "\n"
+                "recevrez la réponse par e-mail.\n\n" + absolute(base_url, link) + "\n"
             ),
             kind="question.merged",
             link=link,
@@ -157,21 +161,28 @@ def merged(session: Session, duplicate: Question, into: Question) -> None:
         )
 
 
-def assigned(session: Session, question: Question, assignee: User, actor: User) -> None:
+def assigned(
+    session: Session, question: Question, assignee: User, actor: User, *, base_url: str
+) -> None:
     link = question_path(id_of(question))
     _mail(
         session,
         to=assignee.email,
         user_id=assignee.id,
         subject=f"Question confiée à vous : {question.title}",
-        text=f"{actor.name} vous a confié la question « {question.title} ».\n\n{absolute(link)}\n",
+        text=(
+            f"{actor.name} vous a confié la question « {question.title} ».\n\n"
+            f"{absolute(base_url, link)}\n"
+        ),
         kind="question.assigned",
         link=link,
         key=f"question.assigned:{id_of(question)}:{assignee.id}:{question.last_activity_at.isoformat()}",
     )
 
 
-def follow_up(session: Session, question: Question, assignee: User | None) -> None:
+def follow_up(
+    session: Session, question: Question, assignee: User | None, *, base_url: str
+) -> None:
     if assignee is None:
         return
     link = question_path(id_of(question))
@@ -182,7 +193,7 @@ def follow_up(session: Session, question: Question, assignee: User | None) -> No
         subject=f"Nouvelle réponse de {question.asker_name} : {question.title}",
         text=(
             f"{question.asker_name} a répondu à la question « {question.title} ».\n\n"
-            f"{absolute(link)}\n"
+            f"{absolute(base_url, link)}\n"
         ),
         kind="question.follow_up",
         link=link,
@@ -196,6 +207,7 @@ def escalated(
     *,
     level: int,
     key: str,
+    base_url: str,
 ) -> None:
     """One mail per team member and one crisis-channel post for a batch of escalations (a
     sweep that escalates 40 questions sends one message, not 40)."""
@@ -204,7 +216,7 @@ def escalated(
     codes = dict(session.exec(select(Department.id, Department.code)).all())
     lines = [
         f"- [{codes.get(q.department_id, '?')}] #{q.id} {q.title} — {reason}\n"
-        f"  {absolute(question_path(id_of(q)))}"
+        f"  {absolute(base_url, question_path(id_of(q)))}"
         for q, reason in escalations
     ]
     count = len(escalations)
@@ -245,13 +257,20 @@ def escalated(
 
 
 def digest(
-    session: Session, user: User, lines: Sequence[str], *, total: int, key: str, link: str
+    session: Session,
+    user: User,
+    lines: Sequence[str],
+    *,
+    total: int,
+    key: str,
+    link: str,
+    base_url: str,
 ) -> None:
     subject = f"{total} question(s) en attente de réponse"
     text = (
         f"Bonjour {user.name},\n\nCes questions attendent toujours une réponse :\n\n"
         + "\n".join(lines)
-        + f"\n\nOuvrir la file : {absolute(link)}\n"
+        + f"\n\nOuvrir la file : {absolute(base_url, link)}\n"
     )
     _mail(
         session,

@@ -83,7 +83,12 @@ def _seed(database_url: str, data_dir: Path) -> tuple[int, int]:
             )
             db.flush()
             question = asking.ask(
-                db, actor=teacher, title=f"Quiz {ALL}", body=f"Corps {ALL}", data_dir=data_dir
+                db,
+                actor=teacher,
+                title=f"Quiz {ALL}",
+                body=f"Corps {ALL}",
+                data_dir=data_dir,
+                base_url="",
             )
             referent = db.exec(select(User).where(User.email == "eve@demo.hub.example")).one()
             answers.answer(
@@ -92,6 +97,7 @@ def _seed(database_url: str, data_dir: Path) -> tuple[int, int]:
                 question_id=id_of(question),
                 body=f"Réponse {ALL}\n[lien](javascript:window.__xss=1)",
                 data_dir=data_dir,
+                base_url="",
             )
             answers.answer(
                 db,
@@ -100,6 +106,7 @@ def _seed(database_url: str, data_dir: Path) -> tuple[int, int]:
                 body=f"Note {ALL}",
                 internal=True,
                 data_dir=data_dir,
+                base_url="",
             )
             # Question tags are letters and digits only (validated), so no payload there.
             save_article(

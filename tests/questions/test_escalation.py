@@ -32,6 +32,7 @@ def asked_at(
         title=title,
         body="La page reste blanche.",
         data_dir=settings.data_dir,
+        base_url=settings.base_url,
     )
     question.clock_started_at = question.created_at = when
     db.add(question)
@@ -87,11 +88,12 @@ def test_an_answer_stops_the_clocks(
         question_id=answered.id,
         body="Voici la marche à suivre.",
         data_dir=settings.data_dir,
+        base_url=settings.base_url,
     )
     db.commit()
     assert escalation.sweep(engine, local(2026, 3, 4, 12, 0), settings).escalated == []
     # A reopened question gets a new first-response clock.
-    answers.reopen(db, actor=college.teacher, question_id=answered.id)
+    answers.reopen(db, actor=college.teacher, question_id=answered.id, base_url=settings.base_url)
     db.commit()
     reopened = db.get(Question, answered.id)
     assert reopened is not None
@@ -190,6 +192,7 @@ def test_manual_escalation_racing_the_sweep(
         actor=college.referent,
         question_id=question.id,
         reason="Besoin d'un accès administrateur",
+        base_url=settings.base_url,
     )
     db.commit()
     assert escalation.sweep(engine, local(2026, 3, 2, 17, 15), settings).escalated == []

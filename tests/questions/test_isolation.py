@@ -44,6 +44,7 @@ def world(db: Session, settings: Settings, college: College) -> dict[str, object
         body="Rien ne s'affiche.",
         uploads=[Upload("a.png", PNG)],
         data_dir=settings.data_dir,
+        base_url=settings.base_url,
     )
     note = answers.answer(
         db,
@@ -53,6 +54,7 @@ def world(db: Session, settings: Settings, college: College) -> dict[str, object
         internal=True,
         uploads=[Upload("n.png", PNG)],
         data_dir=settings.data_dir,
+        base_url=settings.base_url,
     )
     db.commit()
     view = answers.view_question(db, actor=college.referent, question_id=question.id)

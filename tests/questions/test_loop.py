@@ -18,6 +18,7 @@ from hub.questions.models import MessageKind, Question, QuestionStatus
 from hub.questions.sla import profile
 from hub.settings import Settings
 from kb.models import Status
+from tests import html
 from tests.questions.conftest import PNG, College, mails, posts
 
 
@@ -29,7 +30,15 @@ def ask(
     body="Erreur 500 au dépôt du fichier.",
     **kw,
 ):  # type: ignore[no-untyped-def]
-    question = asking.ask(db, actor=user, title=title, body=body, data_dir=settings.data_dir, **kw)
+    question = asking.ask(
+        db,
+        actor=user,
+        title=title,
+        body=body,
+        data_dir=settings.data_dir,
+        base_url=settings.base_url,
+        **kw,
+    )
     db.commit()
     return question
 
@@ -58,6 +67,7 @@ def test_whole_loop(db: Session, settings: Settings, college: College) -> None:
         body="Note : déjà vu hier.",
         internal=True,
         data_dir=settings.data_dir,
+        base_url=settings.base_url,
     )
     answers.answer(
         db,
@@ -65,6 +75,7 @@ def test_whole_loop(db: Session, settings: Settings, college: College) -> None:
         question_id=question.id,
         body="Videz le cache puis réessayez.",
         data_dir=settings.data_dir,
+        base_url=settings.base_url,
     )
     db.commit()
     db.refresh(question)
@@ -84,7 +95,13 @@ def test_whole_loop(db: Session, settings: Settings, college: College) -> None:
     assert [e.action for e in staff.events] == ["created", "note", "answered"]
 
     # Follow-up, then "still stuck" after "resolved": the clock restarts.
-    answers.reply(db, actor=college.teacher, question_id=question.id, body="Toujours pareil.")
+    answers.reply(
+        db,
+        actor=college.teacher,
+        question_id=question.id,
+        body="Toujours pareil.",
+        base_url=settings.base_url,
+    )
     db.commit()
     db.refresh(question)
     assert question.status == "open"
@@ -92,7 +109,13 @@ def test_whole_loop(db: Session, settings: Settings, college: College) -> None:
     db.commit()
     assert question.status == "resolved"
     before = question.clock_started_at
-    answers.reopen(db, actor=college.teacher, question_id=question.id, body="Ça recommence.")
+    answers.reopen(
+        db,
+        actor=college.teacher,
+        question_id=question.id,
+        body="Ça recommence.",
+        base_url=settings.base_url,
+    )
     db.commit()
     db.refresh(question)
     assert question.status == "open" and question.first_response_at is None
@@ -105,17 +128,39 @@ def test_whole_loop(db: Session, settings: Settings, college: College) -> None:
 
     # A colleague cannot reply to or reopen someone else's question.
     with pytest.raises(NotFound):
-        answers.reply(db, actor=college.colleague, question_id=question.id, body="moi aussi")
+        answers.reply(
+            db,
+            actor=college.colleague,
+            question_id=question.id,
+            body="moi aussi",
+            base_url=settings.base_url,
+        )
 
     # Manual escalation with a reason; only once.
     with pytest.raises(InvalidInput):
-        escalation.escalate(db, actor=college.referent, question_id=question.id, reason=" ")
+        escalation.escalate(
+            db,
+            actor=college.referent,
+            question_id=question.id,
+            reason=" ",
+            base_url=settings.base_url,
+        )
     escalation.escalate(
-        db, actor=college.referent, question_id=question.id, reason="Bug Moodle côté serveur"
+        db,
+        actor=college.referent,
+        question_id=question.id,
+        reason="Bug Moodle côté serveur",
+        base_url=settings.base_url,
     )
     db.commit()
     with pytest.raises(Conflict):
-        escalation.escalate(db, actor=college.referent, question_id=question.id, reason="encore")
+        escalation.escalate(
+            db,
+            actor=college.referent,
+            question_id=question.id,
+            reason="encore",
+            base_url=settings.base_url,
+        )
     db.rollback()
     team = mails(db, "question.escalated.1")
     assert [m.recipient for m in team] == [college.elearning.email]
@@ -137,6 +182,7 @@ def test_whole_loop(db: Session, settings: Settings, college: College) -> None:
         question_id=question.id,
         body="Corrigé côté serveur.",
         data_dir=settings.data_dir,
+        base_url=settings.base_url,
     )
     article = knowledge.draft_article(db, actor=college.elearning, question_id=question.id)
     db.commit()
@@ -176,15 +222,33 @@ def test_merge_answers_once_and_notifies_every_asker(
     )
     similar = merging.similar_questions(db, actor=college.referent, question_id=first.id)
     assert {s.question.id for s in similar} >= {second.id}
-    merging.merge(db, actor=college.referent, duplicate_id=second.id, into_id=first.id)
-    merging.merge(db, actor=college.referent, duplicate_id=third.id, into_id=second.id)  # -> root
+    merging.merge(
+        db,
+        actor=college.referent,
+        duplicate_id=second.id,
+        into_id=first.id,
+        base_url=settings.base_url,
+    )
+    merging.merge(
+        db,
+        actor=college.referent,
+        duplicate_id=third.id,
+        into_id=second.id,
+        base_url=settings.base_url,
+    )  # -> root
     db.commit()
     db.refresh(second)
     db.refresh(third)
     assert second.status == third.status == "merged"
     assert second.merged_into_id == third.merged_into_id == first.id
     with pytest.raises(Conflict):
-        merging.merge(db, actor=college.referent, duplicate_id=second.id, into_id=first.id)
+        merging.merge(
+            db,
+            actor=college.referent,
+            duplicate_id=second.id,
+            into_id=first.id,
+            base_url=settings.base_url,
+        )
     db.rollback()
     assert {m.recipient for m in mails(db, "question.merged")} == {
         college.colleague.email,
@@ -197,6 +261,7 @@ def test_merge_answers_once_and_notifies_every_asker(
         question_id=first.id,
         body="Vérifiez le périphérique audio choisi.",
         data_dir=settings.data_dir,
+        base_url=settings.base_url,
     )
     db.commit()
     recipients = sorted(m.recipient for m in mails(db, "question.answer"))
@@ -210,7 +275,12 @@ def test_merge_answers_once_and_notifies_every_asker(
         answers.view_question(db, actor=college.colleague, question_id=first.id)
     with pytest.raises(Conflict):
         answers.answer(
-            db, actor=college.referent, question_id=second.id, body="x", data_dir=settings.data_dir
+            db,
+            actor=college.referent,
+            question_id=second.id,
+            body="x",
+            data_dir=settings.data_dir,
+            base_url=settings.base_url,
         )
 
 
@@ -237,6 +307,7 @@ def test_exam_problem_becomes_urgent_question(
         student_number="123",
         message="Le quiz ne s'ouvre pas",
         address="10.0.0.1",
+        base_url=settings.base_url,
     )
     db.commit()
     question = db.exec(select(Question)).one()
@@ -251,6 +322,7 @@ def test_exam_problem_becomes_urgent_question(
         question_id=question.id,
         body="Rechargez la page du quiz.",
         data_dir=settings.data_dir,
+        base_url=settings.base_url,
     )
     db.commit()
     assert [m.recipient for m in mails(db, "question.answer")] == ["lea@etu.example"]
@@ -283,7 +355,14 @@ def test_backup_referent_covers_absence(db: Session, settings: Settings, college
 
 def test_validation_and_roles(db: Session, settings: Settings, college: College) -> None:
     with pytest.raises(InvalidInput) as error:
-        asking.ask(db, actor=college.teacher, title="abc", body="", data_dir=settings.data_dir)
+        asking.ask(
+            db,
+            actor=college.teacher,
+            title="abc",
+            body="",
+            data_dir=settings.data_dir,
+            base_url=settings.base_url,
+        )
     assert set(error.value.fields) == {"title", "body"}
     with pytest.raises(PermissionDenied):
         asking.ask(
@@ -292,19 +371,38 @@ def test_validation_and_roles(db: Session, settings: Settings, college: College)
             title="Une question",
             body="texte",
             data_dir=settings.data_dir,
+            base_url=settings.base_url,
         )
     question = ask(db, settings, college.teacher)
     with pytest.raises(PermissionDenied):
-        escalation.escalate(db, actor=college.elearning, question_id=question.id, reason="x")
+        escalation.escalate(
+            db,
+            actor=college.elearning,
+            question_id=question.id,
+            reason="x",
+            base_url=settings.base_url,
+        )
     with pytest.raises(InvalidInput):
         answers.assign(
-            db, actor=college.referent, question_id=question.id, assignee_id=college.teacher.id
+            db,
+            actor=college.referent,
+            question_id=question.id,
+            assignee_id=college.teacher.id,
+            base_url=settings.base_url,
         )
     answers.assign(
-        db, actor=college.referent, question_id=question.id, assignee_id=college.referent.id
+        db,
+        actor=college.referent,
+        question_id=question.id,
+        assignee_id=college.referent.id,
+        base_url=settings.base_url,
     )
     answers.assign(
-        db, actor=college.referent, question_id=question.id, assignee_id=college.elearning.id
+        db,
+        actor=college.referent,
+        question_id=question.id,
+        assignee_id=college.elearning.id,
+        base_url=settings.base_url,
     )
     assert answers.set_tags(
         db, actor=college.referent, question_id=question.id, tags=["Moodle", " devoir ", "moodle"]
@@ -439,6 +537,7 @@ def test_files_of_a_rolled_back_question_are_pruned_after_the_grace_period(
         body="La transaction est annulée après l'écriture du fichier.",
         uploads=[Upload("perdue.png", PNG)],
         data_dir=settings.data_dir,
+        base_url=settings.base_url,
     )
     db.rollback()  # the request failed after the file was written
     root = storage_root(settings.data_dir)
@@ -480,7 +579,13 @@ def test_the_teams_home_page_counts_escalations_and_failed_messages(
 
     kept = ask(db, settings, college.teacher)
     ask(db, settings, college.colleague, title="Teams ne démarre pas")
-    escalation.escalate(db, actor=college.referent, question_id=kept.id or 0, reason="Moodle")
+    escalation.escalate(
+        db,
+        actor=college.referent,
+        question_id=kept.id or 0,
+        reason="Moodle",
+        base_url=settings.base_url,
+    )
     message = db.exec(select(OutboxMessage)).first()
     assert message is not None
     message.status = OutboxStatus.failed.value
@@ -488,6 +593,6 @@ def test_the_teams_home_page_counts_escalations_and_failed_messages(
     db.commit()
     with TestClient(app, follow_redirects=False) as client:  # type: ignore[arg-type]
         sign_in(client, college.elearning)
-        home = client.get("/").text
+        home = html.text(client.get("/"), "#glance-title + ul")
     assert "1 question escaladée en attente" in home
     assert "1 message en échec" in home

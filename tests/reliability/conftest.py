@@ -91,7 +91,7 @@ def prepare_database(url: str) -> str:
     try:
         upgrade(engine)
         with session_scope(engine) as session:
-            load_demo(session)
+            load_demo(session, base_url="")
         with session_scope(engine) as session:
             teacher = require_user_by_email(session, TEACHER_EMAIL)
             _token, secret = create_token(session, user=teacher, name="reliability")

@@ -121,6 +121,7 @@ def queue_messages(db: Session, settings: Settings) -> None:
             title=f"Panne n°{number} : le quiz ne s'ouvre pas",
             body="Les étudiants voient une page blanche.",
             data_dir=settings.data_dir,
+            base_url=settings.base_url,
         )
         db.commit()
     webinar = make_webinar(db, title="Évaluer en ligne")

@@ -66,9 +66,15 @@ def build_world(db: Session, settings: Settings) -> World:
         body="Rien ne s'affiche.",
         uploads=[Upload("capture.png", PNG)],
         data_dir=data_dir,
+        base_url=settings.base_url,
     )
     other_question = asking.ask(
-        db, actor=teacher, title="Quiz encore", body="Même souci.", data_dir=data_dir
+        db,
+        actor=teacher,
+        title="Quiz encore",
+        body="Même souci.",
+        data_dir=data_dir,
+        base_url=settings.base_url,
     )
     answers.answer(
         db,
@@ -77,6 +83,7 @@ def build_world(db: Session, settings: Settings) -> World:
         body="Videz le cache.",
         internal=False,
         data_dir=data_dir,
+        base_url=settings.base_url,
     )
     db.commit()
     view = answers.view_question(db, actor=referent, question_id=id_of(question))
@@ -159,6 +166,7 @@ def build_world(db: Session, settings: Settings) -> World:
         student_number="",
         message="Écran noir.",
         address="198.51.100.7",
+        base_url=settings.base_url,
     )
     db.commit()
     return World(

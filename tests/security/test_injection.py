@@ -181,7 +181,14 @@ def test_question_title_never_adds_mail_headers(
     referent = make_user(db, Role.referent, departments=["SCI"])
     teacher = make_user(db, Role.teacher)
     try:
-        asking.ask(db, actor=teacher, title=payload, body="Détails", data_dir=settings.data_dir)
+        asking.ask(
+            db,
+            actor=teacher,
+            title=payload,
+            body="Détails",
+            data_dir=settings.data_dir,
+            base_url=settings.base_url,
+        )
     except InvalidInput:
         return  # refused at the boundary
     db.commit()

@@ -152,6 +152,7 @@ def _create(
             uploads=uploads,
             data_dir=settings.data_dir,
             draft_key=fields.get("draft"),
+            base_url=settings.base_url,
         )
     except InvalidInput as exc:
         db.rollback()
@@ -190,7 +191,9 @@ def question_reply(
     body: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        answers.reply(db, actor=user, question_id=question_id, body=body)
+        answers.reply(
+            db, actor=user, question_id=question_id, body=body, base_url=settings.base_url
+        )
     except (InvalidInput, Conflict) as exc:
         db.rollback()
         errors = getattr(exc, "fields", None) or {"reply": exc.message}
@@ -223,10 +226,11 @@ def question_reopen(
     request: Request,
     db: SessionDep,
     user: CurrentUser,
+    settings: SettingsDep,
     question_id: int,
     body: Annotated[str, Form()] = "",
 ) -> Response:
-    answers.reopen(db, actor=user, question_id=question_id, body=body)
+    answers.reopen(db, actor=user, question_id=question_id, body=body, base_url=settings.base_url)
     db.commit()
     flash(request, N_("Question rouverte : le référent est prévenu."))
     return RedirectResponse(f"/questions/{question_id}", status_code=303)
@@ -275,6 +279,7 @@ def api_ask(
         body=data.body,
         data_dir=settings.data_dir,
         source=Source.api,
+        base_url=settings.base_url,
     )
     db.commit()
     return question_out(db, question, staff=False)
@@ -312,7 +317,9 @@ def api_answer(
 ) -> MessageOut:
     question = open_question(db, actor=user, question_id=question_id)
     if not is_staff_for(db, user, question) and question.asker_id == user.id and not data.internal:
-        message = answers.reply(db, actor=user, question_id=question_id, body=data.body)
+        message = answers.reply(
+            db, actor=user, question_id=question_id, body=data.body, base_url=settings.base_url
+        )
     else:
         message = answers.answer(
             db,
@@ -321,6 +328,7 @@ def api_answer(
             body=data.body,
             internal=data.internal,
             data_dir=settings.data_dir,
+            base_url=settings.base_url,
         )
     db.commit()
     return MessageOut(
@@ -343,9 +351,11 @@ class EscalateIn(BaseModel):
     tags=["questions API"],
 )
 def api_escalate(
-    db: SessionDep, user: CurrentUser, question_id: int, data: EscalateIn
+    db: SessionDep, user: CurrentUser, settings: SettingsDep, question_id: int, data: EscalateIn
 ) -> QuestionOut:
-    escalation.escalate(db, actor=user, question_id=question_id, reason=data.reason)
+    escalation.escalate(
+        db, actor=user, question_id=question_id, reason=data.reason, base_url=settings.base_url
+    )
     db.commit()
     question = db.get(Question, question_id)
     assert question is not None

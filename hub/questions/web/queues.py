@@ -245,6 +245,7 @@ def _answer(
             internal=internal,
             uploads=uploads,
             data_dir=settings.data_dir,
+            base_url=settings.base_url,
         )
     except (InvalidInput, Conflict) as exc:
         db.rollback()
@@ -266,9 +267,11 @@ def _answer(
 
 @router.post("/questions/{question_id}/claim", name="question_claim")
 def question_claim(
-    request: Request, db: SessionDep, user: CurrentUser, question_id: int
+    request: Request, db: SessionDep, user: CurrentUser, settings: SettingsDep, question_id: int
 ) -> Response:
-    answers.assign(db, actor=user, question_id=question_id, assignee_id=user.id)
+    answers.assign(
+        db, actor=user, question_id=question_id, assignee_id=user.id, base_url=settings.base_url
+    )
     db.commit()
     return _back(question_id, N_("Vous prenez cette question."), request)
 
@@ -278,6 +281,7 @@ def question_assign(
     request: Request,
     db: SessionDep,
     user: CurrentUser,
+    settings: SettingsDep,
     question_id: int,
     assignee: Annotated[str, Form()] = "",
 ) -> Response:
@@ -289,7 +293,9 @@ def question_assign(
             minimum=1,
             message=N_("Choisissez un référent du département ou l'équipe e-learning."),
         )
-    answers.assign(db, actor=user, question_id=question_id, assignee_id=assignee_id)
+    answers.assign(
+        db, actor=user, question_id=question_id, assignee_id=assignee_id, base_url=settings.base_url
+    )
     db.commit()
     return _back(question_id, N_("Attribution enregistrée."), request)
 
@@ -352,6 +358,7 @@ def question_merge(
     request: Request,
     db: SessionDep,
     user: CurrentUser,
+    settings: SettingsDep,
     question_id: int,
     into: Annotated[str, Form()] = "",
 ) -> Response:
@@ -370,7 +377,13 @@ def question_merge(
             out_of_range=missing,
         )
         try:
-            root = merging.merge(db, actor=user, duplicate_id=question_id, into_id=into_id)
+            root = merging.merge(
+                db,
+                actor=user,
+                duplicate_id=question_id,
+                into_id=into_id,
+                base_url=settings.base_url,
+            )
         except (NotFound, PermissionDenied):
             raise InvalidInput(missing) from None
     except (InvalidInput, Conflict) as exc:
@@ -392,7 +405,9 @@ def question_escalate(
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        escalation.escalate(db, actor=user, question_id=question_id, reason=reason)
+        escalation.escalate(
+            db, actor=user, question_id=question_id, reason=reason, base_url=settings.base_url
+        )
     except InvalidInput as exc:
         db.rollback()
         return question_page(

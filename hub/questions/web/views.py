@@ -61,13 +61,17 @@ def question_page(
         "is_asker": view.question.asker_id == user.id,
     }
     if view.staff:
-        sla = profile(db, request.app.state.settings)
+        settings = request.app.state.settings
+        sla = profile(db, settings)
         canned_id = optional_id(
             request.query_params.get("canned", ""), not_found=N_("Réponse type introuvable.")
         )
         if canned_id is not None:
             chosen = canned.get_canned(db, actor=user, canned_id=canned_id)
-            context["form"] = {"body": canned.canned_text(chosen), **context["form"]}
+            context["form"] = {
+                "body": canned.canned_text(chosen, base_url=settings.base_url),
+                **context["form"],
+            }
         context.update(
             similar=merging.similar_questions(db, actor=user, question_id=question_id),
             canned_answers=canned.list_canned(
