@@ -78,10 +78,3 @@ def post_form(
     """Post a form the way a browser would: with the CSRF token of a page just loaded."""
     html = client.get(page).text
     return client.post(url, data={**data, "csrf_token": csrf_from(html)})
-
-
-def page_text(html: str) -> str:
-    """What a reader sees: the page's text with markup removed and entities decoded."""
-    from bs4 import BeautifulSoup
-
-    return " ".join(BeautifulSoup(html, "html.parser").get_text(" ").split())

@@ -11,11 +11,12 @@ entity written another way). Tests say what the user sees, or which element carr
     form = html.one(response, "form[action='/kb/new']")            # exactly one such element
     assert html.form_values(form)["title"] == "Capsule"            # what the form would send
 
-Every function takes a response, an HTML string or an already parsed element. A selector that
-matches nothing fails loudly (`text`, `one`) rather than making a `not in` check pass for free;
-`texts` and `page(...).select(...)` are there when "no such element" is a legitimate answer.
-Deliberately raw checks (escaping: `<script>` must never appear as markup) stay on
-`response.text`.
+Every function takes a response (which must be HTML), an HTML string or an already parsed
+element. A selector that matches nothing fails loudly (`text`, `one`) rather than making a
+`not in` check pass for free; `texts` and `select` are there when "no such element" is a
+legitimate answer, `top_level` for what an htmx fragment is made of. Deliberately raw checks
+stay on `response.text`: escaping (`<script>` must never appear as markup) and "nowhere in
+what was sent" (a secret, another person's data, a body the page must not carry).
 """
 
 from __future__ import annotations
@@ -26,18 +27,19 @@ from httpx import Response
 
 Source = Response | str | Tag
 
-# Text a reader never sees: code, styles, inert templates, the document's <head> and <title>,
-# and anything marked `hidden`.
-_UNSEEN = frozenset({"script", "style", "template", "noscript", "head", "title"})
+# Text a reader never sees: code, styles, inert templates, the document's <head> and <title>
+# (not a chart's: an SVG <title> is its accessible name), and anything marked `hidden`.
+_UNSEEN = frozenset({"script", "style", "template", "noscript", "head"})
 _NOT_TEXT = (Comment, Declaration, Doctype, ProcessingInstruction)
-# Elements a browser lays out on lines of their own: words either side never run together.
+# Elements a browser lays out on lines of their own (and an SVG's separate texts): words
+# either side never run together.
 _BLOCKS = frozenset(
     {
-        "address", "article", "aside", "blockquote", "br", "button", "caption", "dd", "details",
-        "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1",
-        "h2", "h3", "h4", "h5", "h6", "header", "hr", "label", "legend", "li", "main", "nav",
-        "ol", "option", "p", "pre", "section", "select", "summary", "table", "tbody", "td",
-        "textarea", "tfoot", "th", "thead", "tr", "ul",
+        "address", "article", "aside", "blockquote", "br", "button", "caption", "dd", "desc",
+        "details", "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer",
+        "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "label", "legend", "li",
+        "main", "nav", "ol", "option", "p", "pre", "section", "select", "summary", "svg", "table",
+        "tbody", "td", "text", "textarea", "tfoot", "th", "thead", "title", "tr", "ul",
     }
 )  # fmt: skip
 
@@ -97,9 +99,9 @@ def form_values(source: Source, selector: str = "form") -> dict[str, str]:
     itself) when nothing is changed: named fields, checked boxes, selected options."""
     form = source if isinstance(source, Tag) and source.name == "form" else one(source, selector)
     values: dict[str, str] = {}
-    for field in form.find_all(["input", "select", "textarea", "button"]):
+    for field in form.find_all(["input", "select", "textarea"]):
         name = field.get("name")
-        if not name or field.has_attr("disabled") or field.name == "button":
+        if not name or field.has_attr("disabled"):
             continue
         kind = str(field.get("type", "text")).lower()
         if field.name == "select":
@@ -126,12 +128,17 @@ def _visible_text(element: Tag) -> str:
     return " ".join("".join(pieces).split())
 
 
+def _unseen(tag: Tag) -> bool:
+    if tag.name == "title":
+        return tag.find_parent("svg") is None
+    return tag.name in _UNSEEN or tag.has_attr("hidden")
+
+
 def _collect(element: Tag, pieces: list[str]) -> None:
     for child in element.children:
         if isinstance(child, Tag):
-            if child.name in _UNSEEN or child.has_attr("hidden"):
-                if not (child.name == "title" and child.find_parent("svg")):  # a chart's title
-                    continue
+            if _unseen(child):
+                continue
             block = child.name in _BLOCKS
             if block:
                 pieces.append(" ")

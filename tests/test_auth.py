@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from hub.models import Role
 from hub.web.sessions import COOKIE_NAME
+from tests import html
 from tests.factories import PASSWORD, csrf_from, make_department, make_user, sign_in
 
 
@@ -36,7 +37,7 @@ def test_sign_in_sets_http_only_lax_cookie_and_redirects(client: TestClient, db:
     assert cookie.startswith(f"{COOKIE_NAME}=")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
     home = client.get("/")
-    assert "Bonjour Marc Prof" in home.text
+    assert "Bonjour Marc Prof" in html.text(home, "h1")
 
 
 def test_sign_in_over_https_marks_cookie_secure(app, db: Session) -> None:  # type: ignore[no-untyped-def]
@@ -53,9 +54,10 @@ def test_sign_in_with_wrong_password_shows_message(client: TestClient, db: Sessi
     teacher = make_user(db, Role.teacher)
     response = _login(client, teacher.email, "not the password")
     assert response.status_code == 400
-    assert "E-mail ou mot de passe incorrect." in response.text
-    assert teacher.email in response.text  # the e-mail typed is kept in the form
-    assert "Bonjour" not in client.get("/").text
+    assert "E-mail ou mot de passe incorrect." in html.text(response, "main [role=alert]")
+    # the e-mail typed is kept in the form
+    assert html.form_values(response, "form[action='/login']")["email"] == teacher.email
+    assert "Bonjour" not in html.text(client.get("/"))
 
 
 def test_sign_in_is_throttled_after_repeated_failures(client: TestClient, db: Session) -> None:
@@ -65,9 +67,9 @@ def test_sign_in_is_throttled_after_repeated_failures(client: TestClient, db: Se
         assert _login(client, teacher.email, "wrong password!").status_code == 400
     blocked = _login(client, teacher.email, PASSWORD)  # even the right password now waits
     assert blocked.status_code == 429
-    assert "Trop de tentatives" in blocked.text
+    assert "Trop de tentatives" in html.text(blocked, "main [role=alert]")
     assert int(blocked.headers["retry-after"]) > 0
-    assert "Bonjour" not in client.get("/").text
+    assert "Bonjour" not in html.text(client.get("/"))
 
 
 def test_throttling_one_account_leaves_others_alone(client: TestClient, db: Session) -> None:

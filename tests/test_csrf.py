@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from hub.models import Department, Role
+from tests import html
 from tests.factories import csrf_from, make_department, make_user, sign_in
 
 
@@ -24,7 +25,7 @@ def test_form_without_csrf_token_is_rejected(client: TestClient, db: Session) ->
     _team_client(client, db)
     response = client.post("/admin/departments", data={"code": "EVIL", "name": "Evil"})
     assert response.status_code == 403
-    assert "CSRF" in response.text
+    assert "CSRF" in html.text(response, "main")
     assert "EVIL" not in _department_codes(db)
 
 
@@ -91,15 +92,15 @@ def test_bearer_token_requests_skip_csrf_but_need_a_valid_token(
 def test_refusals_speak_the_visitors_language(client: TestClient, db: Session, app) -> None:  # type: ignore[no-untyped-def]
     token = _team_client(client, db)
     french = client.post("/admin/departments", data={"code": "EVIL", "name": "Evil"})
-    assert '<html lang="fr">' in french.text
-    assert "Jeton de sécurité (CSRF) absent ou expiré" in french.text
+    assert html.one(french, "html")["lang"] == "fr"
+    assert "Jeton de sécurité (CSRF) absent ou expiré" in html.text(french, "main")
 
     client.get("/lang/en")
     english = client.post("/admin/departments", data={"code": "EVIL", "name": "Evil"})
     assert english.status_code == 403
-    assert '<html lang="en">' in english.text and "<title>Error</title>" in english.text
-    assert "Security token (CSRF) missing or expired: reload the page" in english.text
-    assert ">Home</a>" in english.text
+    assert html.one(english, "html")["lang"] == "en" and html.text(english, "title") == "Error"
+    assert "Security token (CSRF) missing or expired: reload the page" in html.text(english, "main")
+    assert html.text(english, "main a[href='/']") == "Home"
     too_large = client.post(
         "/admin/departments",
         data={

@@ -21,7 +21,8 @@ from hub.settings import Settings
 from kb.articles import ArticleInput, save_article
 from kb.feedback import normalize_query
 from kb.models import ArticleFeedback, SearchLog
-from tests.factories import make_department, make_user, page_text, sign_in
+from tests import html
+from tests.factories import make_department, make_user, sign_in
 
 DAY = date(2026, 3, 10)
 
@@ -155,9 +156,9 @@ def test_dashboard_page_and_csv_exports(db: Session, client: TestClient) -> None
     sign_in(client, team)
     page = client.get("/dashboard?start=2026-03-10&end=2026-03-12")
     assert page.status_code == 200
-    assert page.text.count('<svg class="chart"') >= 4  # charts drawn on the server
-    assert "Pages vues par jour et par rôle" in page.text
-    assert "<td>150</td>" in page.text  # the numbers are there as a table too
+    assert len(html.select(page, "svg.chart")) >= 4  # charts drawn on the server
+    assert "Pages vues par jour et par rôle" in html.texts(page, "section h2")
+    assert "150" in html.texts(page, "section table td")  # the numbers are there as a table too
 
     export = client.get("/dashboard/visits.csv?start=2026-03-10&end=2026-03-12")
     assert export.status_code == 200
@@ -173,7 +174,9 @@ def test_dashboard_page_and_csv_exports(db: Session, client: TestClient) -> None
 
     assert client.get("/dashboard/nope.csv").status_code == 404
     bad = client.get("/dashboard?start=2026-03-12&end=2026-03-10")
-    assert bad.status_code == 422 and "le début doit précéder la fin" in bad.text
+    assert bad.status_code == 422 and "le début doit précéder la fin" in html.text(
+        bad, "#start-error"
+    )
 
 
 def test_columns_are_named_for_people_and_kept_technical_in_csv(
@@ -188,13 +191,15 @@ def test_columns_are_named_for_people_and_kept_technical_in_csv(
         table = metric(db, Period(day, day, None, sla=profile(db, settings)))
         assert set(table.columns) <= set(COLUMN_LABELS), f"{key}: a column without a label"
     sign_in(client, team)
-    french = page_text(client.get("/dashboard?start=2026-03-10&end=2026-03-12").text)
+    french = html.text(client.get("/dashboard?start=2026-03-10&end=2026-03-12"), "main")
     assert "Pages vues" in french and "Taux évité (%)" in french
     assert "deflection_percent" not in french and "not_helpful" not in french
     client.get("/lang/en")
-    english = page_text(client.get("/dashboard?start=2026-03-10&end=2026-03-12").text)
+    english_page = client.get("/dashboard?start=2026-03-10&end=2026-03-12")
+    english = html.text(english_page, "main")
     assert "Deflection rate (%)" in english and "Teachers" in english
-    assert "230 page views from 2026-03-10 to 2026-03-12" in english  # the chart's summary
+    summaries = html.text(english_page, "svg.chart desc")  # the charts' summaries
+    assert "230 page views from 2026-03-10 to 2026-03-12" in summaries
     export = client.get("/dashboard/deflection.csv?start=2026-03-10&end=2026-03-12")
     assert export.content.decode("utf-8-sig").startswith("solved_by_suggestion,")
 
@@ -205,9 +210,10 @@ def test_department_filter(db: Session, client: TestClient) -> None:
     sign_in(client, team)
     page = client.get("/dashboard?start=2026-03-10&end=2026-03-12&department=LET")
     assert page.status_code == 200
-    assert "Département LET" in page.text
+    assert "Département LET" in html.text(page, "main form + p")
     unknown = client.get("/dashboard?department=XYZ")
-    assert unknown.status_code == 422 and "département inconnu" in unknown.text
+    assert unknown.status_code == 422
+    assert "département inconnu" in html.text(unknown, "#department-error")
 
 
 def test_dashboard_is_for_the_elearning_team(db: Session, client: TestClient) -> None:

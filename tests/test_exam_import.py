@@ -19,8 +19,9 @@ from hub.models import ExamSession, ExamStatus, Platform, Role, id_of
 from hub.settings import Settings
 from kb.articles import save_article
 from kb.importer import parse_file
+from tests import html
 from tests.exam_csv import HEADER, csv_bytes, row
-from tests.factories import csrf_from, make_department, make_user, page_text, sign_in
+from tests.factories import csrf_from, make_department, make_user, sign_in
 
 CONTENT = Path(__file__).resolve().parents[1] / "kb" / "content"
 
@@ -333,10 +334,11 @@ def test_upload_page_shows_every_error_and_imports_nothing(
     response = _upload(client, data, "juin.csv")
 
     assert response.status_code == 422
-    text = page_text(response.text)
-    assert "Rien n'a été importé. 2 lignes à corriger dans juin.csv" in text
-    assert "3 département inconnu « MED » (code ou nom)" in text
-    assert "4 access_url « ftp://x »" in text
+    alert = html.text(response, "main [role=alert]")
+    assert "Rien n'a été importé. 2 lignes à corriger dans juin.csv" in alert
+    errors = html.text(response, ".import-errors tbody")
+    assert "3 département inconnu « MED » (code ou nom)" in errors
+    assert "4 access_url « ftp://x »" in errors
     assert count_exams(db) == 0
 
 
@@ -348,9 +350,9 @@ def test_upload_page_imports_and_shows_counts(
 
     first = _upload(client, data)
     assert first.status_code == 200
-    assert "Import réussi. Créés : 2, mis à jour : 0, inchangés : 0." in page_text(first.text)
+    assert "Import réussi. Créés : 2, mis à jour : 0, inchangés : 0." in html.text(first, ".flash")
     second = _upload(client, data)
-    assert "Créés : 0, mis à jour : 0, inchangés : 2" in page_text(second.text)
+    assert "Créés : 0, mis à jour : 0, inchangés : 2" in html.text(second, ".flash")
     assert count_exams(db) == 2
 
 

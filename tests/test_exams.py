@@ -14,7 +14,6 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
-from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import event
@@ -34,8 +33,9 @@ from hub.exams.timetable import (
 from hub.models import ExamProblem, ExamSession, ExamStatus, Role, User, id_of
 from kb.articles import save_article
 from kb.importer import parse_file
+from tests import html
 from tests.exam_csv import from_now, load, row
-from tests.factories import csrf_from, make_department, make_user, page_text, sign_in
+from tests.factories import csrf_from, make_department, make_user, sign_in
 
 CONTENT = Path(__file__).resolve().parents[1] / "kb" / "content"
 ACCESS_ARTICLE = "examen-acces-etudiant"
@@ -84,10 +84,9 @@ def _exam(db: Session, exam_id: int) -> ExamView:
     return get_exam(db, exam_id)
 
 
-def _codes(html: str) -> list[str]:
+def _codes(page: html.Source) -> list[str]:
     """Course codes of the exam list, in page order."""
-    soup = BeautifulSoup(html, "html.parser")
-    return [strong.get_text() for strong in soup.select("li.exam-item > a > strong")]
+    return html.texts(page, "li.exam-item > a > strong")
 
 
 def _anonymous(client: TestClient) -> TestClient:
@@ -109,8 +108,9 @@ def test_exams_page_lists_today_and_tomorrow_without_sign_in(
 
     assert response.status_code == 200
     assert "set-cookie" not in response.headers
-    soup = BeautifulSoup(response.text, "html.parser")
-    sections = {page_text(str(s.h2)): _codes(str(s)) for s in soup.select("#exam-results section")}
+    sections = {
+        html.text(s, "h2"): _codes(s) for s in html.select(response, "#exam-results section")
+    }
     assert sections == {"Aujourd'hui": ["MATH101"], "Demain": ["PHYS110"]}
 
 
@@ -134,11 +134,11 @@ def test_search_by_code_or_name_forgives_spaces_case_and_typos(
     for query, expected in SEARCHES:
         response = client.get("/exams", params={"q": query})
         assert response.status_code == 200
-        codes = _codes(response.text)
+        codes = _codes(response)
         assert codes[:1] == [expected], (query, codes)
 
-    text = page_text(client.get("/exams", params={"q": "ZZZ999"}).text)
-    assert "Aucun examen ne correspond à « ZZZ999 »" in text
+    nothing = html.text(client.get("/exams", params={"q": "ZZZ999"}), "#exam-results")
+    assert "Aucun examen ne correspond à « ZZZ999 »" in nothing
 
 
 # --- the exam page ------------------------------------------------------------------------
@@ -150,21 +150,20 @@ def test_exam_page_shows_access_contact_countdown_and_instructions(
     response = client.get(f"/exams/{exams.stat}")
 
     assert response.status_code == 200
-    soup = BeautifulSoup(response.text, "html.parser")
-    access = soup.select_one("a.access-button")
-    assert access is not None
+    access = html.one(response, "a.access-button")
     assert access["href"] == "https://teams.college.example/l/meetup-join/stat210"
     assert access.get_text() == "Accéder à l'examen (Teams)"
-    assert soup.select_one('a[href="mailto:stat@college.example"]') is not None
-    countdown = page_text(str(soup.select_one(".countdown")))
+    assert "mailto:stat@college.example" in html.links(response, ".exam-card a")
+    countdown = html.text(response, ".countdown")
     assert re.fullmatch(r"Commence dans 2 j [23] h", countdown), countdown
-    text = page_text(response.text)
-    assert "Consignes" in text
-    assert "Où trouver le lien de l'examen" in text  # from the starter-pack article
-    assert not soup.select(".banner")
+    assert "Consignes" in html.texts(response, "main h2")
+    # from the starter-pack article
+    assert "Où trouver le lien de l'examen" in html.text(response, ".article-body")
+    assert not html.select(response, ".banner")
 
-    running = page_text(client.get(f"/exams/{exams.math}").text)
-    assert "L'examen est en cours." in running
+    running_page = client.get(f"/exams/{exams.math}")
+    assert "L'examen est en cours." in html.text(running_page, ".countdown")
+    running = html.text(running_page)
     assert "Commence dans" not in running and "Consignes" not in running
 
 
@@ -181,8 +180,8 @@ def test_times_are_shown_in_brussels_time_summer_and_winter(
     )
     ids = {e.course_code: e.id for e in db.exec(select(ExamSession)).all()}
 
-    summer = page_text(client.get(f"/exams/{ids['SUMMER1']}").text)
-    winter = page_text(client.get(f"/exams/{ids['WINTER1']}").text)
+    summer = html.text(client.get(f"/exams/{ids['SUMMER1']}"), ".exam-when")
+    winter = html.text(client.get(f"/exams/{ids['WINTER1']}"), ".exam-when")
 
     assert "15/06/2026 · 09:00 – 11:00 (120 min, heure de Bruxelles)" in summer
     assert "15/12/2026 · 09:00 – 11:00 (120 min, heure de Bruxelles)" in winter
@@ -215,15 +214,14 @@ def test_moved_exam_shows_banner_with_previous_date_and_note_at_once(
 
     assert response.status_code == 303
     assert response.headers["location"] == f"/exams/{exams.stat}"
-    assert "Examen mis à jour" in page_text(client.get(f"/exams/{exams.stat}").text)
+    assert "Examen mis à jour" in html.text(client.get(f"/exams/{exams.stat}"), ".flash")
     after = student.get(f"/exams/{exams.stat}", headers={"If-None-Match": before.headers["etag"]})
     assert after.status_code == 200
-    banner = page_text(str(BeautifulSoup(after.text, "html.parser").select_one(".banner-moved")))
-    assert banner == (
+    assert html.text(after, ".banner-moved") == (
         f"Examen déplacé (prévu d'abord le {old_start}). Panne de la plateforme : examen reporté."
     )
-    assert "20/01/2031 · 14:00 – 16:00" in page_text(after.text)
-    assert "Accéder à l'examen" in after.text
+    assert "20/01/2031 · 14:00 – 16:00" in html.text(after, ".exam-when")
+    assert "Accéder à l'examen" in html.text(after, "a.access-button")
     api = student.get(f"/api/exams/{exams.stat}").json()
     assert api["status"] == "moved" and api["status_note"].startswith("Panne")
     assert api["starts_at"] == "2031-01-20T14:00:00+01:00"
@@ -238,16 +236,17 @@ def test_cancelled_exam_shows_banner_and_no_access_button_until_restored(
     assert response.status_code == 303
 
     page = _anonymous(client).get(f"/exams/{exams.math}")
-    text = page_text(page.text)
-    assert "Examen annulé. Remplacé par un travail." in text
-    assert "Accéder à l'examen" not in text
-    assert "moodle.college.example/mod/quiz" not in page.text
-    listing = page_text(_anonymous(client).get("/exams", params={"q": "MATH101"}).text)
-    assert "MATH101 · Mathématiques générales" in listing and "annulé" in listing
+    assert "Examen annulé. Remplacé par un travail." in html.text(page, ".banner-cancelled")
+    assert "Accéder à l'examen" not in html.text(page)
+    assert "moodle.college.example/mod/quiz" not in page.text  # raw: the link is nowhere
+    listing = _anonymous(client).get("/exams", params={"q": "MATH101"})
+    first = html.texts(listing, "li.exam-item")[0]
+    assert "MATH101 · Mathématiques générales" in first and "annulé" in first
 
     assert _change(client, exams.math, status="scheduled", note="").status_code == 303
-    restored = page_text(_anonymous(client).get(f"/exams/{exams.math}").text)
-    assert "Examen annulé." not in restored and "Accéder à l'examen" in restored
+    restored = _anonymous(client).get(f"/exams/{exams.math}")
+    assert "Examen annulé." not in html.text(restored)
+    assert "Accéder à l'examen" in html.text(restored, "a.access-button")
 
 
 def test_only_the_elearning_team_moves_or_cancels(
@@ -330,7 +329,7 @@ def test_invalid_change_through_the_page_is_a_clear_error(
     sign_in(client, make_user(db, Role.elearning))
     response = _change(client, exams.math, status="cancelled", note="")
     assert response.status_code == 422
-    assert "Expliquez le changement aux étudiants." in page_text(response.text)
+    assert "Expliquez le changement aux étudiants." in html.text(response, "main")
     assert _change(client, exams.math, status="postponed", note="x").status_code == 422
     assert _exam(db, exams.math).status == "scheduled"
 
@@ -366,7 +365,7 @@ def test_anonymous_student_reports_a_problem(
     response = _report(client, exams.math)
 
     assert response.status_code == 200
-    assert "Signalement enregistré" in page_text(response.text)
+    assert "Signalement enregistré" in html.text(response, "[role=status].sent h2")
     [problem] = _problems(db)
     assert problem.exam_id == exams.math
     assert (problem.name, problem.email, problem.student_number) == (
@@ -384,18 +383,17 @@ def test_problem_form_shows_errors_in_place(
     response = _report(client, exams.math, name=" ", email="lea.martin", message="")
 
     assert response.status_code == 422
-    soup = BeautifulSoup(response.text, "html.parser")
-    assert soup.select_one("form textarea[name=message]") is not None
-    assert soup.select_one("input[name=email]")["value"] == "lea.martin"  # type: ignore[index]
-    assert soup.select_one("input[name=student_number]")["value"] == "20231234"  # type: ignore[index]
-    text = page_text(response.text)
-    for message in (
-        "Votre nom est obligatoire.",
-        "Adresse e-mail invalide.",
-        "Décrivez le problème (2000 caractères au plus).",
+    kept = html.form_values(response, f"form[action='/exams/{exams.math}/problem']")
+    assert "message" in kept  # the form is there again
+    assert kept["email"] == "lea.martin"
+    assert kept["student_number"] == "20231234"
+    for field, message in (
+        ("name", "Votre nom est obligatoire."),
+        ("email", "Adresse e-mail invalide."),
+        ("message", "Décrivez le problème (2000 caractères au plus)."),
     ):
-        assert message in text
-    assert "Signalement enregistré" not in text
+        assert message in html.text(response, f"#{field}-error")
+    assert "Signalement enregistré" not in html.text(response)
     assert _problems(db) == []
 
 
@@ -409,7 +407,7 @@ def test_fourth_report_within_ten_minutes_is_refused(
 
     assert fourth.status_code == 429
     assert fourth.headers["retry-after"] == "600"
-    assert "attendez quelques minutes" in page_text(fourth.text)
+    assert "attendez quelques minutes" in html.text(fourth, "main")
     assert len(_problems(db)) == 3
     other = _report(client, exams.math, email="sam@etu.college.example")
     assert other.status_code == 200  # the limit is per student, not per classroom
@@ -427,25 +425,24 @@ def test_report_reaches_the_referents_of_the_exams_department_only(
     _report(_anonymous(client), exams.math, message="Écran noir après la question 3.")
     _report(_anonymous(client), exams.hist, message="Teams ne démarre pas.", email="x@y.example")
 
-    science = page_text(_queue(client, make_user(db, Role.referent, departments=["SCI"])).text)
+    science_page = _queue(client, make_user(db, Role.referent, departments=["SCI"]))
+    science = html.text(science_page, "main tbody")
     assert "MATH101" in science and "Écran noir après la question 3." in science
     assert "lea.martin@etu.college.example" in science
-    assert "Teams ne démarre pas." not in science
+    assert "Teams ne démarre pas." not in html.text(science_page)
     received = next(p for p in _problems(db) if p.exam_id == exams.math).created_at
     assert received.astimezone(LOCAL_TIME).strftime("%d/%m %H:%M") in science  # Brussels time
 
-    letters = page_text(
-        _queue(_anonymous(client), make_user(db, Role.referent, departments=["LET"])).text
-    )
-    assert "Teams ne démarre pas." in letters
-    assert "Écran noir" not in letters
+    letters = _queue(_anonymous(client), make_user(db, Role.referent, departments=["LET"]))
+    assert "Teams ne démarre pas." in html.text(letters, "main tbody")
+    assert "Écran noir" not in html.text(letters)
 
-    elearning = page_text(_queue(_anonymous(client), make_user(db, Role.elearning)).text)
+    elearning = html.text(_queue(_anonymous(client), make_user(db, Role.elearning)), "main tbody")
     assert "Écran noir" in elearning and "Teams ne démarre pas." in elearning
 
     make_department(db, "ART")
     other = _queue(_anonymous(client), make_user(db, Role.referent, departments=["ART"]))
-    assert "Aucun problème en attente." in page_text(other.text)
+    assert "Aucun problème en attente." in html.text(other, "main")
 
     assert _queue(_anonymous(client), make_user(db, Role.teacher)).status_code == 403
     anonymous = _anonymous(client).get("/exams/problems")
@@ -462,8 +459,9 @@ def test_a_referent_marks_a_report_handled_and_it_leaves_the_list(
     )
     referent = make_user(db, Role.referent, departments=["SCI"])
     page = _queue(client, referent)
-    assert f'action="/exams/problems/{math.id}/handled"' in page.text
-    assert "/questions/" in page.text  # the urgent question it opened, one click away
+    assert html.one(page, f"form[action='/exams/problems/{math.id}/handled']")
+    # the urgent question it opened, one click away
+    assert any(link.startswith("/questions/") for link in html.links(page, "main tbody a"))
 
     other = client.post(
         f"/exams/problems/{hist.id}/handled", data={"csrf_token": csrf_from(page.text)}
@@ -473,9 +471,10 @@ def test_a_referent_marks_a_report_handled_and_it_leaves_the_list(
         f"/exams/problems/{math.id}/handled", data={"csrf_token": csrf_from(page.text)}
     )
     assert done.status_code == 303
-    after = page_text(client.get("/exams/problems").text)
-    assert "Signalement marqué comme traité." in after
-    assert "Écran noir" not in after and "Aucun problème en attente." in after
+    after = client.get("/exams/problems")
+    assert "Signalement marqué comme traité." in html.text(after, ".flash")
+    assert "Écran noir" not in html.text(after)
+    assert "Aucun problème en attente." in html.text(after, "main")
     db.rollback()
     assert {p.id for p in _problems(db) if p.handled_at is not None} == {math.id}
 
@@ -583,9 +582,10 @@ def _poster(client: TestClient, target: str) -> tuple[str, str]:
     """The poster's short code and the short address it prints."""
     response = client.get("/poster", params={"target": target})
     assert response.status_code == 200, response.text
-    match = re.search(r"<strong>(http://testserver/s/([a-z2-9]{5}))</strong>", response.text)
-    assert match, response.text
-    return match.group(2), match.group(1)
+    short_url = html.text(response, ".poster-url strong")
+    match = re.fullmatch(r"http://testserver/s/([a-z2-9]{5})", short_url)
+    assert match, short_url
+    return match.group(1), short_url
 
 
 def test_poster_short_link_and_qr_codes(client: TestClient, db: Session, exams: Timetable) -> None:
@@ -617,7 +617,7 @@ def test_poster_short_link_and_qr_codes(client: TestClient, db: Session, exams: 
 def test_poster_for_a_knowledge_base_article(client: TestClient, exams: Timetable) -> None:
     response = client.get("/poster", params={"target": f"/kb/{ACCESS_ARTICLE}"})
     assert response.status_code == 200
-    assert "<h1>Accéder à son examen à distance</h1>" in response.text
+    assert html.text(response, "h1") == "Accéder à son examen à distance"
     code, _url = _poster(client, f"/kb/{ACCESS_ARTICLE}")
     assert code != _poster(client, "/exams")[0]
     assert client.get(f"/s/{code}").headers["location"] == f"/kb/{ACCESS_ARTICLE}"

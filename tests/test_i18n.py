@@ -54,7 +54,8 @@ def test_every_message_has_an_english_translation() -> None:
 
 def test_messages_with_values_are_translated_where_shown(client, db) -> None:  # type: ignore[no-untyped-def]
     from hub.models import Role
-    from tests.factories import csrf_from, make_department, make_user, page_text, sign_in
+    from tests import html
+    from tests.factories import csrf_from, make_department, make_user, sign_in
 
     make_department(db, "SCI", "Sciences")
     sign_in(client, make_user(db, Role.elearning))
@@ -63,15 +64,15 @@ def test_messages_with_values_are_translated_where_shown(client, db) -> None:  #
     taken = client.post(
         "/admin/departments", data={"code": "SCI", "name": "Again", "csrf_token": token}
     )
-    assert "The department SCI already exists." in page_text(taken.text)
+    assert "The department SCI already exists." in html.text(taken, "main")
     created = client.post(
         "/admin/departments", data={"code": "LAB", "name": "Labo", "csrf_token": token}
     )
     assert created.status_code == 303
-    assert "Department created: LAB" in page_text(client.get(created.headers["location"]).text)
+    assert "Department created: LAB" in html.text(client.get(created.headers["location"]), ".flash")
     missing = client.get("/departments/NOPE")
     assert missing.status_code == 404
-    assert "Unknown department: NOPE" in page_text(missing.text)
+    assert "Unknown department: NOPE" in html.text(missing, "main")
     api = client.get("/departments/NOPE", headers={"accept": "application/json"})
     assert api.json() == {"detail": "Département inconnu : NOPE"}  # the API's detail: French
 

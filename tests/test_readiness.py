@@ -21,6 +21,7 @@ from hub.settings import Settings
 from hub.transports import configured_transports
 from kb.importer import import_directory
 from kb.models import Article
+from tests import html
 from tests.exam_csv import from_now, load, row
 from tests.factories import make_department, make_user, sign_in
 from tests.smtp_server import SmtpServer
@@ -142,9 +143,12 @@ def test_readiness_page(db: Session, client: TestClient, team: User) -> None:
     sign_in(client, team)
     page = client.get("/crisis/readiness")
     assert page.status_code == 200
-    assert page.text.count('data-ready="no"') == len(readiness.CHECKS)
-    assert "Chaque département a un référent et un suppléant" in page.text
-    assert 'href="/exams/import"' in page.text  # each check links to where to fix it
+    assert len(html.select(page, "tr[data-ready=no]")) == len(readiness.CHECKS)
+    assert "Chaque département a un référent et un suppléant" in html.texts(
+        page, "table.readiness tbody th"
+    )
+    # each check links to where to fix it
+    assert "/exams/import" in html.links(page, "table.readiness tbody a")
 
 
 def test_readiness_is_for_the_elearning_team(db: Session, client: TestClient) -> None:

@@ -9,6 +9,7 @@ from sqlmodel import Session
 from hub.errors import PermissionDenied
 from hub.models import Role
 from hub.people import open_department, visible_departments
+from tests import html
 from tests.factories import make_department, make_user, sign_in
 
 
@@ -32,8 +33,8 @@ def test_student_cannot_open_teacher_pages(
     for path in ("/departments", "/departments/SCI", "/admin/people"):
         response = client.get(path)
         assert response.status_code == 403, path
-        assert "Accès refusé" in response.text
-    assert "Départements" not in client.get("/").text  # not offered in the navigation
+        assert "Accès refusé" in html.text(response, "h1")
+    assert "Départements" not in html.text(client.get("/"))  # not offered in the navigation
 
 
 def test_teacher_sees_only_own_department(
@@ -44,9 +45,10 @@ def test_teacher_sees_only_own_department(
     sign_in(client, teacher)
     page = client.get("/departments/SCI")
     assert page.status_code == 200
-    assert "Sophie Ref" in page.text  # who to ask
-    assert referent.email in page.text
-    assert teacher.email not in page.text  # members are listed to referents only
+    referents = html.text(page, ".referents")
+    assert "Sophie Ref" in referents  # who to ask
+    assert referent.email in referents
+    assert teacher.email not in page.text  # raw, nowhere: members are listed to referents only
     assert client.get("/departments/LET").status_code == 403
     assert client.get("/admin/people").status_code == 403
 
@@ -57,11 +59,12 @@ def test_referent_sees_only_served_departments(
     referent = make_user(db, Role.referent, departments=["SCI", "ECO"])
     teacher = make_user(db, Role.teacher, departments=["SCI"], name="Anne Membre")
     sign_in(client, referent)
-    listing = client.get("/departments").text
+    listing = html.links(client.get("/departments"))
     assert "/departments/SCI" in listing and "/departments/ECO" in listing
     assert "/departments/LET" not in listing
-    assert "Anne Membre" in client.get("/departments/SCI").text
-    assert teacher.email in client.get("/departments/SCI").text
+    members = html.text(client.get("/departments/SCI"), "main table tbody")
+    assert "Anne Membre" in members
+    assert teacher.email in members
     assert client.get("/departments/LET").status_code == 403
     assert client.get("/admin/people").status_code == 403
 
@@ -94,5 +97,5 @@ def test_unknown_department_is_a_friendly_404(
     sign_in(client, make_user(db, Role.elearning))
     response = client.get("/departments/NOPE")
     assert response.status_code == 404
-    assert "Département inconnu : NOPE" in response.text
-    assert "Retour à l'accueil" in response.text
+    assert "Département inconnu : NOPE" in html.text(response, "main")
+    assert html.text(response, "main a[href='/']") == "Retour à l'accueil"

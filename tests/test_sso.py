@@ -13,7 +13,8 @@ from sqlmodel import Session
 
 from hub.app import create_app
 from hub.models import Role
-from tests.factories import make_department, make_user, page_text
+from tests import html
+from tests.factories import make_department, make_user
 from tests.oidc_provider import OIDCProvider
 
 CLIENT_ID = "hub-client-id"
@@ -58,7 +59,7 @@ def _sign_in_through_provider(client: TestClient, next: str = "/") -> httpx.Resp
 
 
 def _assert_not_signed_in(client: TestClient) -> None:
-    assert "Bonjour" not in client.get("/").text
+    assert "Bonjour" not in html.text(client.get("/"))
     account = client.get("/account")
     assert account.status_code == 303
     assert account.headers["location"].startswith("/login")
@@ -70,15 +71,16 @@ def test_sign_in_with_sso_redirects_to_next_page(
     make_department(db)
     teacher = make_user(db, Role.teacher, name="Alice Prof", password=None)
     login = sso_client.get("/login", params={"next": "/departments"})
-    assert "Se connecter avec Microsoft" in login.text
-    assert 'href="/login/sso?next=/departments"' in login.text
+    button = html.one(login, "main a[href^='/login/sso']")
+    assert html.text(button) == "Se connecter avec Microsoft"
+    assert button["href"] == "/login/sso?next=/departments"
 
     provider.email = teacher.email.upper()  # providers do not promise the stored case
     response = _sign_in_through_provider(sso_client, next="/departments")
 
     assert response.status_code == 303, response.text
     assert response.headers["location"] == "/departments"
-    assert "Bonjour Alice Prof" in sso_client.get("/").text
+    assert "Bonjour Alice Prof" in html.text(sso_client.get("/"), "h1")
     [grant] = provider.authorizations
     assert grant.client_id == CLIENT_ID
     assert grant.redirect_uri == CALLBACK_URL
@@ -95,8 +97,9 @@ def test_sign_in_with_sso_refuses_unknown_email(
     provider.email = "stranger@college.example"
     response = _sign_in_through_provider(sso_client)
     assert response.status_code == 403
-    assert "Aucun compte actif pour stranger@college.example" in response.text
-    assert "demandez à l'équipe e-learning de vous ajouter" in page_text(response.text)
+    message = html.text(response, "main")
+    assert "Aucun compte actif pour stranger@college.example" in message
+    assert "demandez à l'équipe e-learning de vous ajouter" in message
     _assert_not_signed_in(sso_client)
 
 
@@ -111,7 +114,7 @@ def test_sign_in_with_sso_refuses_deactivated_account(
     provider.email = teacher.email
     response = _sign_in_through_provider(sso_client)
     assert response.status_code == 403
-    assert "équipe e-learning" in response.text
+    assert "équipe e-learning" in html.text(response, "main")
     _assert_not_signed_in(sso_client)
 
 
@@ -126,8 +129,8 @@ def test_sign_in_with_sso_refuses_forged_state(
     forged = f"{CALLBACK_URL}?{urlencode({'code': code, 'state': 'never-issued-by-the-hub'})}"
     response = sso_client.get(forged)
     assert response.status_code == 400
-    assert "La connexion unique a échoué (MismatchingStateError)" in response.text
-    assert 'role="alert"' in response.text
+    alert = html.text(response, "main [role=alert]")
+    assert "La connexion unique a échoué (MismatchingStateError)" in alert
     assert provider.token_requests == []  # the code was never even redeemed
     _assert_not_signed_in(sso_client)
 
@@ -142,7 +145,7 @@ def test_sign_in_with_sso_refuses_callback_from_another_browser(
     with TestClient(sso_client.app, follow_redirects=False) as victim:
         response = victim.get(callback)  # login CSRF: the attacker's code in the victim's tab
         assert response.status_code == 400
-        assert "La connexion unique a échoué" in response.text
+        assert "La connexion unique a échoué" in html.text(response, "main [role=alert]")
         _assert_not_signed_in(victim)
 
 
@@ -155,7 +158,8 @@ def test_sign_in_with_sso_refuses_id_token_signed_by_another_key(
     provider.sign_with_rogue_key = True
     response = _sign_in_through_provider(sso_client)
     assert response.status_code == 400
-    assert "La connexion unique a échoué (BadSignatureError)" in response.text
+    alert = html.text(response, "main [role=alert]")
+    assert "La connexion unique a échoué (BadSignatureError)" in alert
     assert len(provider.token_requests) == 1  # refused after the token came back
     _assert_not_signed_in(sso_client)
 
@@ -166,8 +170,8 @@ def test_sign_in_with_sso_shows_provider_refusal(
     provider.refusal = "The user has not been granted access to this application."
     response = _sign_in_through_provider(sso_client)
     assert response.status_code == 400
-    assert "Connexion refusée : The user has not been granted access" in response.text
-    assert 'role="alert"' in response.text
+    alert = html.text(response, "main [role=alert]")
+    assert "Connexion refusée : The user has not been granted access" in alert
     _assert_not_signed_in(sso_client)
 
 
@@ -184,6 +188,6 @@ def test_sign_in_with_sso_shows_provider_refusal_as_plain_text(
 
 
 def test_sign_in_with_sso_is_absent_when_not_configured(client: TestClient) -> None:
-    assert "Se connecter avec" not in client.get("/login").text
+    assert "Se connecter avec" not in html.text(client.get("/login"))
     assert client.get("/login/sso").status_code == 404
     assert client.get("/login/sso/callback", params={"code": "x", "state": "y"}).status_code == 404

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from hub.cli import main
 from hub.models import ApiToken, Role
+from tests import html
 from tests.factories import csrf_from, make_department, make_user, sign_in
 
 
@@ -81,9 +82,9 @@ def test_account_page_creates_token_shown_once_and_revokes_it(
     token = csrf_from(client.get("/account").text)
     page = client.post("/account/tokens", data={"name": "tableur", "csrf_token": token})
     assert page.status_code == 200
-    secret = page.text.split('<code id="new-token">')[1].split("</code>")[0]
+    secret = html.one(page, "code#new-token").get_text()
     assert client.get("/api/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
-    assert secret not in client.get("/account").text  # never shown again
+    assert secret not in client.get("/account").text  # raw: never shown again, anywhere
 
     stored = db.exec(select(ApiToken)).one()
     revoked = client.post(f"/account/tokens/{stored.id}/revoke", data={"csrf_token": token})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bs4 import BeautifulSoup
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
@@ -13,7 +12,8 @@ from hub.models import Department, Role
 from kb.articles import ArticleInput, save_article
 from kb.feedback import record_feedback
 from kb.models import Article, ArticleFeedback, ArticleRevision, Status
-from tests.factories import csrf_from, make_department, make_user, page_text, sign_in
+from tests import html
+from tests.factories import csrf_from, make_department, make_user, sign_in
 
 BODY = "## Étapes\n\n1. Ouvrez PowerPoint.\n2. Cliquez sur **Enregistrer**.\n"
 
@@ -49,25 +49,6 @@ def _article(
     return article
 
 
-def _form_fields(html: str, action: str) -> dict[str, str]:
-    """What a browser submits for the form posting to `action` when nothing is changed."""
-    form = BeautifulSoup(html, "html.parser").find("form", action=action)
-    assert form is not None, f"no form posting to {action}"
-    data: dict[str, str] = {}
-    for field in form.find_all(["input", "select", "textarea"]):
-        name = field.get("name")
-        if not name:
-            continue
-        if field.name == "select":
-            option = field.find("option", selected=True) or field.find("option")
-            data[name] = option.get("value", "") if option else ""
-        elif field.name == "textarea":
-            data[name] = field.text
-        else:
-            data[name] = field.get("value", "")
-    return data
-
-
 def _refresh(db: Session) -> None:
     """See what the app committed since: end the test's read transaction, forget loaded rows."""
     db.rollback()
@@ -97,7 +78,7 @@ def _revisions(db: Session, article: Article) -> list[int]:
 def _new_article_form(client: TestClient, **fields: str) -> dict[str, str]:
     page = client.get("/kb/new")
     assert page.status_code == 200
-    data = _form_fields(page.text, "/kb/new")
+    data = html.form_values(page, "form[action='/kb/new']")
     data.update(fields)
     return data
 
@@ -120,11 +101,11 @@ def test_create_article_through_the_form(client: TestClient, db: Session) -> Non
 
     page = client.get("/kb/teams-partager-ecran")
     assert page.status_code == 200
-    text = page_text(page.text)
-    assert "Article enregistré." in text
-    assert "Partager son écran dans Teams" in text
-    assert "<strong>Partager</strong>" in page.text
-    assert "#Teams" in text and "#écran" in text
+    assert "Article enregistré." in html.text(page, ".flash")
+    assert "Partager son écran dans Teams" in html.text(page, "h1")
+    assert "Partager" in html.texts(page, ".article-body strong")
+    tags = html.texts(page, ".kb-article header a.tag")
+    assert "#Teams" in tags and "#écran" in tags
     article = _stored(db, "teams-partager-ecran")
     assert article.status is Status.published
     assert _revisions(db, article) == [1]
@@ -134,35 +115,38 @@ def test_edit_article_makes_revision_with_editor_and_diff(client: TestClient, db
     make_department(db)
     article = _article(db, title="Ancien titre")
     sign_in(client, make_user(db, Role.elearning, name="Claire Martin"))
-    data = _form_fields(client.get("/kb/capsule-video/edit").text, "/kb/capsule-video/edit")
+    data = html.form_values(
+        client.get("/kb/capsule-video/edit"), "form[action='/kb/capsule-video/edit']"
+    )
     assert data["title"] == "Ancien titre"  # the form opens with the current content
     data["title"] = "Nouveau titre"
     data["body"] = data["body"].replace("PowerPoint", "OBS Studio")
     data["note"] = "OBS plutôt que PowerPoint"
     assert client.post("/kb/capsule-video/edit", data=data).status_code == 303
 
-    assert "Nouveau titre" in page_text(client.get("/kb/capsule-video").text)
+    assert "Nouveau titre" in html.text(client.get("/kb/capsule-video"), "h1")
     assert _stored(db, "capsule-video").revision == 2
     assert _revisions(db, article) == [1, 2]
-    history = BeautifulSoup(client.get("/kb/capsule-video/revisions").text, "html.parser")
-    rows = [page_text(str(row)) for row in history.select("tbody tr")]
+    history = client.get("/kb/capsule-video/revisions")
+    rows = html.texts(history, "tbody tr")
     assert rows[0].startswith("2 (actuelle)")
     assert "Claire Martin" in rows[0] and "OBS plutôt que PowerPoint" in rows[0]
     assert "import" in next(row for row in rows if row.startswith("1 "))
-    diff = history.select_one("pre.diff")
-    assert diff is not None
-    assert "-Ancien titre" in diff.text and "+Nouveau titre" in diff.text
-    assert "-1. Ouvrez PowerPoint." in diff.text and "+1. Ouvrez OBS Studio." in diff.text
+    diff = html.one(history, "pre.diff").get_text()
+    assert "-Ancien titre" in diff and "+Nouveau titre" in diff
+    assert "-1. Ouvrez PowerPoint." in diff and "+1. Ouvrez OBS Studio." in diff
 
 
 def test_save_unchanged_article_makes_no_revision(client: TestClient, db: Session) -> None:
     make_department(db)
     article = _article(db)
     sign_in(client, make_user(db, Role.elearning))
-    data = _form_fields(client.get("/kb/capsule-video/edit").text, "/kb/capsule-video/edit")
+    data = html.form_values(
+        client.get("/kb/capsule-video/edit"), "form[action='/kb/capsule-video/edit']"
+    )
     data["body"] = data["body"].replace("\n", "\r\n")  # browsers send textareas with CRLF
     assert client.post("/kb/capsule-video/edit", data=data).status_code == 303
-    assert "Aucun changement." in page_text(client.get("/kb/capsule-video").text)
+    assert "Aucun changement." in html.text(client.get("/kb/capsule-video"), ".flash")
     assert _stored(db, "capsule-video").revision == 1
     assert _revisions(db, article) == [1]
 
@@ -173,19 +157,23 @@ def test_restore_revision_brings_back_old_title_as_new_revision(
     make_department(db)
     article = _article(db, title="Titre d'origine")
     sign_in(client, make_user(db, Role.elearning))
-    data = _form_fields(client.get("/kb/capsule-video/edit").text, "/kb/capsule-video/edit")
+    data = html.form_values(
+        client.get("/kb/capsule-video/edit"), "form[action='/kb/capsule-video/edit']"
+    )
     client.post("/kb/capsule-video/edit", data={**data, "title": "Titre raté"})
     history = client.get("/kb/capsule-video/revisions").text
     restore = client.post(
         "/kb/capsule-video/revisions/1/restore", data={"csrf_token": csrf_from(history)}
     )
     assert restore.status_code == 303
-    page = page_text(client.get("/kb/capsule-video").text)
-    assert "Révision restaurée." in page and "Titre d'origine" in page
-    assert "Titre raté" not in page
+    page = client.get("/kb/capsule-video")
+    assert "Révision restaurée." in html.text(page, ".flash")
+    assert "Titre d'origine" in html.text(page, "h1")
+    assert "Titre raté" not in html.text(page)
     assert _stored(db, "capsule-video").revision == 3
     assert _revisions(db, article) == [1, 2, 3]
-    assert "restored revision 1" in page_text(client.get("/kb/capsule-video/revisions").text)
+    notes = html.text(client.get("/kb/capsule-video/revisions"), "tbody")
+    assert "restored revision 1" in notes
 
 
 def test_draft_is_hidden_from_teachers_but_shown_to_authors(
@@ -195,27 +183,27 @@ def test_draft_is_hidden_from_teachers_but_shown_to_authors(
     _article(db, status="draft", title="Brouillon de capsule")
     sign_in(client, make_user(db, Role.teacher))
     assert client.get("/kb/capsule-video").status_code == 404
-    assert "Brouillon de capsule" not in client.get("/kb").text
+    assert "Brouillon de capsule" not in html.text(client.get("/kb"))
     with TestClient(app, follow_redirects=False) as author:
         sign_in(author, make_user(db, Role.referent, departments=["SCI"]))
         page = author.get("/kb/capsule-video")
         assert page.status_code == 200
-        assert "Brouillon de capsule" in page_text(page.text)
-        assert "Brouillon" in BeautifulSoup(page.text, "html.parser").select_one("header mark").text
+        assert "Brouillon de capsule" in html.text(page, "h1")
+        assert "Brouillon" in html.text(page, ".kb-article header mark")
 
 
 def test_archive_article_removes_it_from_listing(client: TestClient, db: Session) -> None:
     make_department(db)
     _article(db, title="Capsule à archiver")
     sign_in(client, make_user(db, Role.elearning))
-    assert "Capsule à archiver" in page_text(client.get("/kb").text)
+    assert "Capsule à archiver" in html.text(client.get("/kb"), ".article-list")
     token = csrf_from(client.get("/kb/capsule-video").text)
     archived = client.post(
         "/kb/capsule-video/status", data={"status": "archived", "csrf_token": token}
     )
     assert archived.status_code == 303
-    assert "Article archivé." in page_text(client.get("/kb/capsule-video").text)
-    assert "Capsule à archiver" not in page_text(client.get("/kb").text)
+    assert "Article archivé." in html.text(client.get("/kb/capsule-video"), ".flash")
+    assert "Capsule à archiver" not in html.text(client.get("/kb"))
     assert _stored(db, "capsule-video").status is Status.archived
 
 
@@ -278,7 +266,7 @@ def test_referent_creates_article_for_own_department_only(client: TestClient, db
         ),
     )
     assert other.status_code == 422
-    assert "Vous ne servez pas ce département." in page_text(other.text)
+    assert "Vous ne servez pas ce département." in html.text(other, "#department-error")
     assert not _exists(db, "labo-sciences")
 
     own = client.post(
@@ -299,11 +287,11 @@ def test_department_article_is_visible_only_to_its_department(
     _article(db, department="SCI", title="Labo de sciences à distance")
     sign_in(client, make_user(db, Role.teacher, departments=["SCI"]))
     assert client.get("/kb/capsule-video").status_code == 200
-    assert "Labo de sciences à distance" in page_text(client.get("/kb").text)
+    assert "Labo de sciences à distance" in html.text(client.get("/kb"), ".article-list")
     with TestClient(app, follow_redirects=False) as other:
         sign_in(other, make_user(db, Role.teacher, departments=["LET"]))
         assert other.get("/kb/capsule-video").status_code == 404
-        assert "Labo de sciences à distance" not in page_text(other.get("/kb").text)
+        assert "Labo de sciences à distance" not in html.text(other.get("/kb"))
 
 
 def test_anonymous_reader_sees_public_articles_and_signs_in_for_others(
@@ -318,16 +306,18 @@ def test_anonymous_reader_sees_public_articles_and_signs_in_for_others(
     teacher_only = client.get("/kb/capsule-video")
     assert teacher_only.status_code == 303
     assert teacher_only.headers["location"] == "/login?next=/kb/capsule-video"
-    listing = page_text(client.get("/kb").text)
-    assert "Charte d'usage" in listing and "Capsule pour enseignants" not in listing
+    listing = client.get("/kb")
+    assert "Charte d'usage" in html.text(listing, ".article-list")
+    assert "Capsule pour enseignants" not in html.text(listing)
     with TestClient(app, follow_redirects=False) as student:
         sign_in(student, make_user(db, Role.student, departments=["SCI"]))
         assert student.get("/kb/moodle-etudiant").status_code == 200
         assert student.get("/kb/capsule-video").status_code == 404
         # The audience filter offers only what a student may read.
-        options = student.get("/kb").text
-        assert 'value="student"' in options and 'value="everyone"' in options
-        assert 'value="teacher"' not in options and 'value="elearning"' not in options
+        options = html.select(student.get("/kb"), "select[name=audience] option")
+        audiences = {option.get("value") for option in options}
+        assert "student" in audiences and "everyone" in audiences
+        assert "teacher" not in audiences and "elearning" not in audiences
 
 
 def test_form_errors_are_shown_in_place_with_input_kept(client: TestClient, db: Session) -> None:
@@ -340,13 +330,12 @@ def test_form_errors_are_shown_in_place_with_input_kept(client: TestClient, db: 
         ),
     )
     assert bad_slug.status_code == 422
-    page = BeautifulSoup(bad_slug.text, "html.parser")
-    assert "Corrigez les champs signalés." in page_text(bad_slug.text)
-    slug_error = page.select_one("#slug-error")
-    assert slug_error is not None and "Minuscules, chiffres et tirets" in slug_error.text
-    assert page.select_one("input[name=slug]").get("aria-invalid") == "true"
-    assert page.select_one("input[name=title]").get("value") == "Mon titre gardé"
-    assert page.select_one("textarea[name=body]").text == "Du texte gardé."
+    assert "Corrigez les champs signalés." in html.text(bad_slug, "main [role=alert]")
+    assert "Minuscules, chiffres et tirets" in html.text(bad_slug, "#slug-error")
+    assert html.one(bad_slug, "input[name=slug]").get("aria-invalid") == "true"
+    kept = html.form_values(bad_slug, "form[action='/kb/new']")
+    assert kept["title"] == "Mon titre gardé"
+    assert kept["body"] == "Du texte gardé."
 
     no_items = client.post(
         "/kb/new",
@@ -359,11 +348,10 @@ def test_form_errors_are_shown_in_place_with_input_kept(client: TestClient, db: 
         ),
     )
     assert no_items.status_code == 422
-    page = BeautifulSoup(no_items.text, "html.parser")
-    body_error = page.select_one("#body-error")
-    assert body_error is not None and "- [ ]" in body_error.text
-    assert page.select_one("select[name=kind] option[selected]").get("value") == "checklist"
-    assert page.select_one("input[name=title]").get("value") == "Check-list de rentrée"
+    assert "- [ ]" in html.text(no_items, "#body-error")
+    kept = html.form_values(no_items, "form[action='/kb/new']")
+    assert kept["kind"] == "checklist"
+    assert kept["title"] == "Check-list de rentrée"
     _refresh(db)
     assert db.exec(select(Article)).first() is None
 
@@ -378,9 +366,9 @@ DANGEROUS_BODY = (
 )
 
 
-def _assert_inert(html: str) -> None:
+def _assert_inert(markup: str) -> None:
     """No inline script, event handler, javascript: or data: address in this HTML."""
-    soup = BeautifulSoup(html, "html.parser")
+    soup = html.page(markup)
     assert all(script.get("src") and not script.text for script in soup.find_all("script"))
     for element in soup.find_all(True):
         assert not any(name.lower().startswith("on") for name in element.attrs), element
@@ -389,10 +377,8 @@ def _assert_inert(html: str) -> None:
             assert not url.startswith(("javascript:", "data:")), element
 
 
-def _article_body(html: str) -> str:
-    body = BeautifulSoup(html, "html.parser").select_one("div.article-body")
-    assert body is not None
-    return body.decode_contents()
+def _article_body(markup: str) -> str:
+    return html.one(markup, "div.article-body").decode_contents()
 
 
 def test_markdown_is_sanitised_in_the_article(client: TestClient, db: Session) -> None:
@@ -401,12 +387,12 @@ def test_markdown_is_sanitised_in_the_article(client: TestClient, db: Session) -
     page = client.get("/kb/capsule-video")
     assert page.status_code == 200
     _assert_inert(_article_body(page.text))
-    scripts = BeautifulSoup(page.text, "html.parser").find_all("script")
-    assert all(script.get("src", "").startswith("/static/") for script in scripts)
-    text = page_text(page.text)
-    assert "Bonjour <script>alert('body')</script>" in text  # shown as typed, not run
-    assert "<strong>gras</strong>" in page.text
-    assert 'href="https://moodle.example/aide"' in page.text
+    scripts = html.select(page, "script")
+    assert all(str(script.get("src", "")).startswith("/static/") for script in scripts)
+    # shown as typed, not run
+    assert "Bonjour <script>alert('body')</script>" in html.text(page, ".article-body")
+    assert "gras" in html.texts(page, ".article-body strong")
+    assert "https://moodle.example/aide" in html.links(page, ".article-body a")
 
 
 def test_preview_renders_the_same_sanitised_html_for_authors(
@@ -427,8 +413,10 @@ def test_preview_renders_the_same_sanitised_html_for_authors(
         headers={"HX-Request": "true", "X-CSRF-Token": token},
     )
     assert live.status_code == 200
-    assert '<div id="preview"' in live.text and "<html" not in live.text
-    assert "<h2>Étape</h2>" in live.text and "<strong>gras</strong>" in live.text
+    assert html.one(live, "div#preview") and html.select(live, "html") == []
+    assert (
+        html.text(live, "#preview h2") == "Étape" and html.text(live, "#preview strong") == "gras"
+    )
 
     with TestClient(app, follow_redirects=False) as teacher:
         sign_in(teacher, make_user(db, Role.teacher))
@@ -454,7 +442,7 @@ def test_delete_article_is_for_the_elearning_team_only(
         token = csrf_from(team.get("/kb/capsule-video/edit").text)
         deleted = team.post("/kb/capsule-video/delete", data={"csrf_token": token})
         assert deleted.status_code == 303 and deleted.headers["location"] == "/kb"
-        assert "Article supprimé." in page_text(team.get("/kb").text)
+        assert "Article supprimé." in html.text(team.get("/kb"), ".flash")
         assert team.get("/kb/capsule-video").status_code == 404
     _refresh(db)
     assert db.exec(select(Article)).first() is None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-from bs4 import BeautifulSoup
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
@@ -14,7 +13,8 @@ from hub.models import Role
 from kb.articles import ArticleInput, save_article
 from kb.feedback import record_feedback
 from kb.models import Article, ArticleFeedback, SearchLog
-from tests.factories import csrf_from, make_department, make_user, page_text, sign_in
+from tests import html
+from tests.factories import csrf_from, make_department, make_user, sign_in
 
 URL = "/kb/capsule-video"
 
@@ -55,13 +55,10 @@ def _logs(client: TestClient, db: Session) -> list[SearchLog]:
     return list(db.exec(select(SearchLog).order_by(col(SearchLog.id))).all())
 
 
-def _table(html: str, heading: str) -> list[list[str]]:
+def _table(page: html.Source, heading: str) -> list[list[str]]:
     """The rows of the table under a section heading, as the cells' visible text."""
-    soup = BeautifulSoup(html, "html.parser")
-    section = next(s for s in soup.find_all("section") if s.h2 and s.h2.text == heading)
-    return [
-        [page_text(str(cell)) for cell in row.find_all("td")] for row in section.select("tbody tr")
-    ]
+    section = next(s for s in html.select(page, "section") if s.h2 and s.h2.text == heading)
+    return [html.texts(row, "td") for row in section.select("tbody tr")]
 
 
 def test_send_feedback_with_plain_form_stores_vote_and_comment(
@@ -78,15 +75,15 @@ def test_send_feedback_with_plain_form_stores_vote_and_comment(
     )
     assert response.status_code == 303
     assert response.headers["location"] == f"{URL}?merci=1#feedback"
-    thanks = page_text(client.get(response.headers["location"]).text)
-    assert "Merci ! Votre avis aide l'équipe e-learning" in thanks
-    assert "Cet article vous a-t-il aidé ?" not in thanks
+    thanks = client.get(response.headers["location"])
+    assert "Merci ! Votre avis aide l'équipe e-learning" in html.text(thanks, "#feedback")
+    assert "Cet article vous a-t-il aidé ?" not in html.text(thanks)
 
     with TestClient(app, follow_redirects=False) as anonymous:  # anyone who reads may vote
         # The shared (cached) article page links to the form, which comes on its own.
         article_page = anonymous.get(URL)
         assert "set-cookie" not in article_page.headers
-        assert f'href="{URL}/feedback"' in article_page.text
+        assert f"{URL}/feedback" in html.links(article_page, "#feedback a")
         token = csrf_from(anonymous.get(f"{URL}/feedback").text)
         anonymous.post(f"{URL}/feedback", data={"helpful": "1", "csrf_token": token})
 
@@ -105,9 +102,8 @@ def test_send_feedback_with_htmx_returns_thanks_in_place(client: TestClient, db:
         headers={"HX-Request": "true", "X-CSRF-Token": token},
     )
     assert response.status_code == 200
-    assert response.text.lstrip().startswith('<section id="feedback"')
-    assert "<html" not in response.text
-    assert "Merci !" in page_text(response.text)
+    assert html.top_level(response) == ["section#feedback"]  # the block alone, no <html>
+    assert "Merci !" in html.text(response, "#feedback [role=status]")
     [feedback] = _feedback(db)
     assert feedback.helpful is True and feedback.comment == "Clair et court."
 
@@ -119,7 +115,7 @@ def test_feedback_with_too_long_comment_is_refused(client: TestClient, db: Sessi
         f"{URL}/feedback", data={"helpful": "0", "comment": "x" * 1001, "csrf_token": token}
     )
     assert response.status_code == 422
-    assert "Commentaire trop long (1000 caractères au plus)." in page_text(response.text)
+    assert "Commentaire trop long (1000 caractères au plus)." in html.text(response, "main")
     assert _feedback(db) == []
 
 
@@ -140,17 +136,17 @@ def test_zero_result_searches_are_grouped_on_gaps_page(
         headers = {"HX-Request": "true"} if number == 0 else {}  # the page's active search
         pages[query] = client.get("/kb", params={"q": query}, headers=headers)
         assert pages[query].status_code == 200
-    assert "Aucun article ne correspond à « <b>badge</b> parking »." in page_text(
-        pages["<b>badge</b> parking"].text
+    assert "Aucun article ne correspond à « <b>badge</b> parking »." in html.text(
+        pages["<b>badge</b> parking"], "#kb-results .empty"
     )
-    assert "1 résultat" in page_text(pages["capsule"].text)
+    assert "1 résultat" in html.text(pages["capsule"], "#kb-results p.muted")
     app.state.byproducts.flush()  # search logs are written in batches (hub/byproducts.py)
 
     with TestClient(app, follow_redirects=False) as team:
         sign_in(team, make_user(db, Role.elearning))
         page = team.get("/kb/gaps")
         assert page.status_code == 200
-        rows = _table(page.text, "Recherches sans résultat")
+        rows = _table(page, "Recherches sans résultat")
     # Grouped by the folded query, most frequent first; markup typed is shown as text.
     assert [row[:2] for row in rows] == [["imprimante 3d", "3"], ["<b>badge</b> parking", "1"]]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", row[2]) for row in rows)  # last time
@@ -165,7 +161,7 @@ def test_gaps_page_is_for_the_elearning_team_only(
         with TestClient(app, follow_redirects=False) as other:
             sign_in(other, make_user(db, role))
             assert other.get("/kb/gaps").status_code == 403, role
-            assert 'href="/kb/gaps"' not in other.get("/").text  # not offered either
+            assert "/kb/gaps" not in html.links(other.get("/"))  # not offered either
 
 
 def test_unhelpful_votes_with_comments_appear_on_gaps_page(client: TestClient, db: Session) -> None:
@@ -183,15 +179,13 @@ def test_unhelpful_votes_with_comments_appear_on_gaps_page(client: TestClient, d
 
     sign_in(client, make_user(db, Role.elearning))
     page = client.get("/kb/gaps")
-    rows = _table(page.text, "Articles jugés inutiles")
+    rows = _table(page, "Articles jugés inutiles")
     assert len(rows) == 1  # an article nobody found unhelpful is not listed
     title, unhelpful, helpful, comments = rows[0]
     assert (title, unhelpful, helpful) == ("Enregistrer une capsule vidéo", "3", "1")
     assert "« Il manque la partie Mac. »" in comments
     assert "« <script>alert('gaps')</script> »" in comments  # shown as text, not run
-    assert not any(
-        "gaps" in s.text for s in BeautifulSoup(page.text, "html.parser").find_all("script")
-    )
+    assert not any("gaps" in script.text for script in html.select(page, "script"))
 
 
 def test_search_as_you_type_is_logged_once(client: TestClient, db: Session) -> None:
@@ -199,7 +193,7 @@ def test_search_as_you_type_is_logged_once(client: TestClient, db: Session) -> N
     for typed in ("cap", "capsu", "capsule"):
         response = client.get("/kb/suggest", params={"q": typed}, headers={"HX-Request": "true"})
         assert response.status_code == 200
-        assert "Enregistrer une capsule vidéo" in page_text(response.text)
+        assert "Enregistrer une capsule vidéo" in html.text(response, ".suggestions")
     [log] = _logs(client, db)
     assert (log.query, log.result_count, log.role) == ("capsule", 1, "anonymous")
 
@@ -212,11 +206,9 @@ def test_click_on_a_result_records_the_slug(client: TestClient, db: Session) -> 
     _article(db)
     sign_in(client, make_user(db, Role.teacher))
     suggestions = client.get("/kb/suggest", params={"q": "capsule"})
-    link = BeautifulSoup(suggestions.text, "html.parser").find(
-        "a", href=lambda href: href.startswith(URL)
-    )
-    assert link is not None and "?from_search=" in link["href"]
-    assert client.get(link["href"]).status_code == 200
+    link = next(href for href in html.links(suggestions, ".suggestions a") if href.startswith(URL))
+    assert "?from_search=" in link
+    assert client.get(link).status_code == 200
     [log] = _logs(client, db)
     assert (log.query, log.role, log.clicked_slug) == ("capsule", "teacher", "capsule-video")
 
@@ -236,8 +228,8 @@ def test_the_feedback_form_is_one_template_for_htmx_and_for_a_plain_page(
     page; a browser without JavaScript gets the whole page (hub/web/rendering.py)."""
     _article(db)
     swapped = client.get(f"{URL}/feedback", headers={"HX-Request": "true", "HX-Target": "feedback"})
-    assert swapped.text.lstrip().startswith('<section id="feedback"')
-    assert "<html" not in swapped.text and "← " not in swapped.text
+    assert html.top_level(swapped) == ["section#feedback"]  # the block alone, no <html>
+    assert "← " not in html.text(swapped)
     page = client.get(f"{URL}/feedback")
-    assert "<html" in page.text and 'id="feedback"' in page.text
+    assert html.select(page, "html") and html.one(page, "section#feedback")
     assert "HX-Target" in page.headers["vary"]

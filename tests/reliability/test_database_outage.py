@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 import hub.db
 from hub.models import Role
 from hub.tokens import create_token
+from tests import html
 from tests.factories import csrf_from, make_department, make_user, sign_in
 from tests.hub_server import free_port, http_client, hub_env
 from tests.reliability.conftest import (
@@ -128,7 +129,7 @@ def test_postgresql_restart_gives_503_then_recovers_without_a_hub_restart(
             page = client.get("/webinars", headers={"Accept": "text/html"})
             assert page.status_code == 503
             assert page.headers["content-type"].startswith("text/html")
-            assert UNAVAILABLE in page.text and "<html" in page.text
+            assert UNAVAILABLE in html.text(page, "main") and html.select(page, "html")
             assert "Retry-After" in page.headers
 
             health = client.get("/healthz")
@@ -224,10 +225,13 @@ def test_sqlite_locked_beyond_the_busy_timeout_is_a_503(
                 headers={"Accept": "text/html"},
             )
             assert page.status_code == 503, page.text[:500]
-            assert UNAVAILABLE in page.text and page.headers["content-type"].startswith("text/html")
+            assert page.headers["content-type"].startswith("text/html")
+            assert UNAVAILABLE in html.text(page, "main")
             # The hub's own page, for the person signed in, rendered without the database
             # (before: the error page itself failed and left bare text).
-            assert "/static/hub.css" in page.text and "Mes questions" in page.text, page.text
+            styles = [link.get("href") for link in html.select(page, "link[rel=stylesheet]")]
+            assert "/static/hub.css" in styles, page.text
+            assert "Mes questions" in html.text(page, "header nav"), page.text
 
             # Reading goes on meanwhile: a search writes nothing in its request.
             found = browser.get("/kb/suggest", params={"q": "quiz"})

@@ -18,7 +18,8 @@ from hub.models import Department, Role
 from hub.outbox import Channel, OutboxMessage
 from hub.settings import Settings
 from hub.teams import feed
-from tests.factories import make_department, make_user, page_text, post_form, sign_in
+from tests import html
+from tests.factories import make_department, make_user, post_form, sign_in
 from tests.teams.conftest import CHANNEL, TEAM
 from tests.teams.fake_graph import FakeGraph
 
@@ -42,17 +43,21 @@ def test_feed_renders_sanitised_messages_with_links(
     with TestClient(create_app(teams_settings), follow_redirects=False) as client:
         sign_in(client, teacher)
         home = client.get("/")
-        assert 'hx-get="/teams/feed"' in home.text
+        assert html.select(home, "[hx-get='/teams/feed']")
         panel = client.get("/teams/feed", headers={"HX-Request": "true"})
-    html = panel.text
     assert panel.status_code == 200
-    assert "<b>à tous</b>" in html and "Claire" in html
-    assert "<script" not in html and "onerror" not in html and "javascript:" not in html
-    assert "texte &lt;brut&gt;" in html
-    assert "membre ajouté" not in html
-    assert "https://teams.microsoft.com/l/message/" in html  # deep link to each message
-    assert "https://teams.microsoft.com/l/channel/" in html  # and to the channel
-    assert "Gestion de crise" in html
+    shown = html.text(panel)
+    assert "à tous" in html.texts(panel, "b") and "Claire" in shown
+    # raw: sanitised, and escaped, in the markup itself
+    raw = panel.text
+    assert "<script" not in raw and "onerror" not in raw and "javascript:" not in raw
+    assert "texte &lt;brut&gt;" in raw
+    assert "membre ajouté" not in shown
+    links = html.links(panel)
+    # deep links to each message and to the channel
+    assert any(link.startswith("https://teams.microsoft.com/l/message/") for link in links)
+    assert any(link.startswith("https://teams.microsoft.com/l/channel/") for link in links)
+    assert "Gestion de crise" in shown
 
 
 def test_feed_is_cached_and_one_refresh_at_a_time(
@@ -87,7 +92,7 @@ def test_elearning_refreshes_the_feed_on_demand(
         sign_in(client, staff)
         response = post_form(client, "/teams/feed/refresh", {}, page="/teams")
         assert response.status_code == 303
-        assert "tout frais" in client.get("/teams").text
+        assert "tout frais" in html.text(client.get("/teams"), "main")
 
 
 def test_home_without_teams_still_works_and_students_see_no_panel(
@@ -99,7 +104,7 @@ def test_home_without_teams_still_works_and_students_see_no_panel(
     sign_in(client, teacher)
     assert client.get("/").status_code == 200
     panel = client.get("/teams/feed", headers={"HX-Request": "true"})
-    assert "n'est pas relié" in panel.text
+    assert "n'est pas relié" in html.text(panel)
     client.post("/logout", data={})
     client.cookies.clear()
     sign_in(client, student)
@@ -113,8 +118,8 @@ def test_department_channel_is_set_by_the_elearning_team_only(
     referent = make_user(db, Role.referent, departments=("SCI",))
     staff = make_user(db, Role.elearning)
     sign_in(client, referent)
-    page = client.get("/departments/SCI").text
-    assert "teams_channel_id" not in page
+    page = client.get("/departments/SCI")
+    assert html.select(page, "[name=teams_channel_id], form[action$='/teams-channel']") == []
     refused = post_form(
         client, "/departments/SCI/teams-channel", {"teams_channel_id": "19:x"}, "/departments/SCI"
     )
@@ -124,7 +129,8 @@ def test_department_channel_is_set_by_the_elearning_team_only(
     bad = post_form(
         client, "/departments/SCI/teams-channel", {"teams_channel_id": "a b"}, "/departments/SCI"
     )
-    assert bad.status_code == 422 and 'value="a b"' in bad.text
+    assert bad.status_code == 422
+    assert html.one(bad, "input[name=teams_channel_id]")["value"] == "a b"
     good = post_form(
         client,
         "/departments/SCI/teams-channel",
@@ -154,24 +160,27 @@ def test_kind_words_are_moderated_and_mirrored_to_teams_when_asked(
             "/kind-words",
         )
         assert left.status_code == 303
-        assert "on tient bon" not in page_text(client.get("/kind-words").text.split("Le mur")[1])
+        the_wall = "section:has(> h2:-soup-contains('Le mur'))"
+        assert "on tient bon" not in html.text(client.get("/kind-words"), the_wall)
         assert post_form(client, "/kind-words/1/approve", {}, "/kind-words").status_code == 403
         client.cookies.clear()
         sign_in(client, staff)
-        wall = client.get("/kind-words").text
-        assert "on tient bon" in page_text(wall)
-        match = re.search(r"/kind-words/(\d+)/approve", wall)
+        wall = client.get("/kind-words")
+        assert "on tient bon" in html.text(wall, "article.kind-word.pending")
+        approve = html.one(wall, "article.pending form[action$='/approve']")["action"]
+        match = re.fullmatch(r"/kind-words/(\d+)/approve", str(approve))
         assert match is not None
         word_id = int(match.group(1))
         approved = post_form(
             client, f"/kind-words/{word_id}/approve", {"share_on_teams": "true"}, "/kind-words"
         )
         assert approved.status_code == 303
-        wall = client.get("/kind-words").text
-        assert "&lt;b&gt;on tient bon&lt;/b&gt;" in wall  # shown as text, escaped
+        wall = client.get("/kind-words")
+        assert "&lt;b&gt;on tient bon&lt;/b&gt;" in wall.text  # raw: shown as text, escaped
+        assert "<b>on tient bon</b>" in html.text(wall, the_wall)
         client.cookies.clear()
         sign_in(client, teacher)
-        assert "on tient bon" in page_text(client.get("/").text)
+        assert "on tient bon" in html.text(client.get("/"), ".kind-words")
     db.expire_all()
     [message] = db.exec(select(OutboxMessage).where(OutboxMessage.channel == Channel.teams)).all()
     assert message.kind == "kind_word.approved"

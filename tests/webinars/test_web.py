@@ -14,7 +14,8 @@ from hub.outbox import OutboxMessage
 from hub.settings import Settings
 from hub.tokens import create_token
 from kb.models import Article
-from tests.factories import make_user, page_text, post_form, sign_in
+from tests import html
+from tests.factories import make_user, post_form, sign_in
 from tests.webinars.helpers import mails, make_webinar, teachers, team
 from webinars.invites import LOCAL_TIME
 from webinars.models import WebinarSession
@@ -81,12 +82,11 @@ def test_teacher_registers_downloads_asks_and_subscribes(client: TestClient, db:
     (teacher,) = teachers(db, 1)
     sign_in(client, teacher)
     listing = client.get("/webinars")
-    assert "Évaluer, « à distance »" in page_text(listing.text)
+    assert "Évaluer, « à distance »" in html.text(listing, "main tbody")
     page = f"/webinars/{webinar.id}"
     response = post_form(client, f"{page}/register", {}, page=page)
     assert response.status_code == 303
-    text = page_text(client.get(page).text)
-    assert "Vous êtes inscrit·e." in text
+    assert "Vous êtes inscrit·e." in html.text(client.get(page), ".webinar-status")
     db.commit()
     assert counts(db, webinar.id or 0) == (1, 0)
 
@@ -100,15 +100,18 @@ def test_teacher_registers_downloads_asks_and_subscribes(client: TestClient, db:
     assert asked.status_code == 303
     empty = post_form(client, f"{page}/questions", {"text": "   "}, page=page)
     assert empty.status_code == 422
-    html = client.get(page).text
-    assert "Comment noter un quiz ?" in html
-    question_id = int(html.split("/webinars/questions/")[1].split("/")[0])
-    post_form(client, f"/webinars/questions/{question_id}/vote", {}, page=page)
-    assert "▲ 1" in client.get(page).text
+    asked_page = client.get(page)
+    assert html.texts(asked_page, ".webinar-questions .question-text") == [
+        "Comment noter un quiz ?"
+    ]
+    vote = str(html.one(asked_page, ".webinar-questions form")["action"])
+    assert vote.startswith("/webinars/questions/") and vote.endswith("/vote")
+    post_form(client, vote, {}, page=page)
+    assert html.text(client.get(page), ".webinar-questions button") == "▲ 1"
 
     # the subscription feed: shown once, works, regenerating kills the old address
     created = post_form(client, "/webinars/calendar/feed", {}, page="/webinars/calendar")
-    feed_url = created.text.split('id="feed-url"')[0].rsplit('value="', 1)[1].split('"')[0]
+    feed_url = str(html.one(created, "#feed-url")["value"])
     path = feed_url.split("://", 1)[1].split("/", 1)[1]
     feed = client.get(f"/{path}")
     assert feed.status_code == 200
@@ -148,7 +151,7 @@ def test_team_manages_series_sessions_and_after_session(
         },
         page="/webinars/series/new",
     )
-    assert created.status_code == 303, page_text(created.text)
+    assert created.status_code == 303, html.text(created.text)
     db.commit()
     sessions = db.exec(select(WebinarSession).order_by(WebinarSession.starts_at)).all()
     assert len(sessions) == 6
@@ -158,7 +161,7 @@ def test_team_manages_series_sessions_and_after_session(
         {"title": "", "pattern": "funday", "starts_on": "x", "ends_on": "", "capacity": "1"},
         page="/webinars/series/new",
     )
-    assert bad.status_code == 422 and 'aria-invalid="true"' in bad.text
+    assert bad.status_code == 422 and html.select(bad, "[aria-invalid=true]")
 
     first = sessions[0]
     (teacher,) = teachers(db, 1)
@@ -223,7 +226,8 @@ def test_team_manages_series_sessions_and_after_session(
 
     cancelled = post_form(client, f"/webinars/{sessions[1].id}/cancel", {}, page=page)
     assert cancelled.status_code == 303
-    assert "Webinaire annulé." in page_text(client.get(f"/webinars/{sessions[1].id}").text)
+    cancelled_page = client.get(f"/webinars/{sessions[1].id}")
+    assert "Webinaire annulé." in html.text(cancelled_page, ".banner-cancelled")
 
 
 def test_teachers_cannot_manage(client: TestClient, db: Session) -> None:
@@ -239,4 +243,4 @@ def test_teachers_cannot_manage(client: TestClient, db: Session) -> None:
         ).status_code
         == 403
     )
-    assert "Animation" not in page_text(client.get(page).text)
+    assert "Animation" not in html.text(client.get(page))
