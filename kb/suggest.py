@@ -203,7 +203,7 @@ class SuggestMiddleware:
                 "headers": [
                     (b"content-length", str(len(body)).encode("ascii")),
                     (b"content-type", b"text/html; charset=utf-8"),
-                    (b"vary", b"HX-Request, Cookie"),
+                    (b"vary", b"HX-Request, HX-Target, Cookie"),  # as Renderer.render
                 ],
             }
         )
@@ -242,6 +242,7 @@ class SuggestMiddleware:
         locale = pick_locale(_text(session.get("lang")), reader.locale)
         template = self.renderer.environments[locale].get_template(TEMPLATE)
         return template.render(
+            url=self.renderer.addresses(scope["app"]),  # the app's routes, as `render` gives
             q=raw_query,
             response=answer,
             log_ref=trail.ref,

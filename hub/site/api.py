@@ -42,6 +42,12 @@ def me(db: SessionDep, user: CurrentUser) -> MePublic:
     )
 
 
-@router.get("/departments", response_model=list[DepartmentPublic])
+@router.get(
+    "/departments",
+    response_model=list[DepartmentPublic],
+    name="api_departments",  # the page /departments is "departments"
+    operation_id="departments_api_departments_get",  # as before the name: clients keep it
+    summary="Departments",
+)
 def departments(db: SessionDep, user: CurrentUser) -> list[DepartmentPublic]:
     return [DepartmentPublic(code=d.code, name=d.name) for d in visible_departments(db, user)]

@@ -10,12 +10,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal
+from fastapi.routing import iter_route_contexts
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jinja2_fragments import render_block
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
+from starlette.routing import NoMatchFound
 
 from hub.i18n import LOCALE_NAMES, LOCALES, Message, translate, translations
+from hub.web.navigation import main_navigation
 from hub.web.sessions import csrf_token
 
 LOCAL_TIMEZONE = ZoneInfo("Europe/Brussels")
@@ -44,6 +47,46 @@ def _flashed(item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
+class RouteAddresses:
+    """The paths of an app's named routes: what templates call as `url(name, **params)`.
+
+    A plain path (`/kb/some-slug`), never a host: cached anonymous pages stay valid whatever
+    address the hub is reached by. Query strings are added in the template, url-encoded:
+    `{{ url('login') }}?next={{ url('my_questions') | urlencode }}`.
+
+    `app.url_path_for` tries every route in turn (half a millisecond for one of the last ones,
+    on a page that may link a few hundred exams); the routes are indexed by name here. A name
+    the index lacks (a route added since) rebuilds it once before NoMatchFound."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._by_name = self._index()
+
+    def _index(self) -> dict[str, list[Any]]:
+        by_name: dict[str, list[Any]] = {}
+        for route in iter_route_contexts(self.app.routes):
+            if route.name is not None:
+                by_name.setdefault(route.name, []).append(route)
+        return by_name
+
+    def __call__(self, name: str, /, **path_params: Any) -> str:
+        path = self._path(name, path_params)
+        if path is None:  # perhaps a route added after the index was built
+            self._by_name = self._index()
+            path = self._path(name, path_params)
+        if path is None:
+            raise NoMatchFound(name, path_params)
+        return path
+
+    def _path(self, name: str, path_params: dict[str, Any]) -> str | None:
+        for route in self._by_name.get(name, ()):
+            try:  # the first route of that name taking these parameters, as Starlette does
+                return str(route.url_path_for(name, **path_params))
+            except NoMatchFound:
+                continue
+        return None
+
+
 class Renderer:
     """One Jinja environment per language, so `{% trans %}` needs no per-request state."""
 
@@ -57,6 +100,11 @@ class Renderer:
         # Values every page shows that depend on the request (the crisis banner), computed
         # when a route does not pass them; given by the app, so this module knows no area.
         self.per_request = per_request or {}
+        # The route addresses of the app served (one renderer per app), kept from the last
+        # request: what `url()` uses in a template rendered outside `render` (the htmx
+        # search-as-you-type answered from memory, kb/suggest.py, only answers what the route
+        # rendered here before).
+        self._addresses: RouteAddresses | None = None
         self.environments: dict[str, Environment] = {}
         for locale in LOCALES:
             env = Environment(
@@ -74,8 +122,21 @@ class Renderer:
             env.filters["translate"] = partial(translate, catalog)
             env.filters["datetime_local"] = datetime_local
             env.filters["decimal"] = partial(decimal, locale=locale)
-            env.globals.update(globals, locale=locale, locales=LOCALE_NAMES)
+            env.globals.update(globals, locale=locale, locales=LOCALE_NAMES, url=self._url)
             self.environments[locale] = env
+
+    def addresses(self, app: Any) -> RouteAddresses:
+        """The named routes of `app`, indexed once."""
+        addresses = self._addresses
+        if addresses is None or addresses.app is not app:
+            self._addresses = addresses = RouteAddresses(app)
+        return addresses
+
+    def _url(self, name: str, /, **path_params: Any) -> str:
+        """`url()` in a template rendered without a request."""
+        if self._addresses is None:
+            raise RuntimeError("url() outside a request, before this renderer served any")
+        return self._addresses(name, **path_params)
 
     def render(
         self,
@@ -87,8 +148,12 @@ class Renderer:
         headers: dict[str, str] | None = None,
     ) -> HTMLResponse:
         env = self.environments[getattr(request.state, "locale", LOCALES[0])]
+        url = self.addresses(request.app)
         values = {
             "request": request,
+            "url": url,  # url("kb_article", slug=...) -> "/kb/...": addresses by route name
+            # navigation(current_user): the header's links for that person on this page
+            "navigation": partial(main_navigation, path=request.url.path, url=url),
             "current_user": getattr(request.state, "user", None),
             "csrf_token": lambda: csrf_token(request.scope.setdefault("session", {})),
             "flashes": [
