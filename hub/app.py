@@ -33,6 +33,7 @@ from hub.exams import web as exams_web
 from hub.exams.timetable import fresh_version
 from hub.i18n import N_, pick_locale
 from hub.jobs import periodic_jobs
+from hub.models import STAFF, SUPPORT, TEAM, Role
 from hub.questions.web import asking as asking_web
 from hub.questions.web import queues as queues_web
 from hub.reporting import web as reporting_web
@@ -129,6 +130,11 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool | None =
             "sso_enabled": settings.oidc_enabled,
             "sso_provider": settings.oidc_provider_name,
             "teams_meetings_enabled": settings.teams_mode == "graph",
+            # What a page shows to whom: the named role sets the services check.
+            "Role": Role,
+            "STAFF": STAFF,
+            "SUPPORT": SUPPORT,
+            "TEAM": TEAM,
         },
         per_request={"crisis_banner": _crisis_banner},
     )

@@ -146,3 +146,18 @@ def test_every_url_call_names_a_route_with_its_parameters(hub_app: Any) -> None:
                 wrong.append(f"{_relative(path)}: {name!r} names {sorted(paths[name])}")
     assert checked > 100  # the parse really found the calls
     assert not wrong, "; ".join(wrong)
+
+
+def test_templates_decide_by_role_set_not_by_role_name() -> None:
+    """What a page shows to whom uses the role sets of hub.models (TEAM, STAFF, SUPPORT, Role),
+    as the services do, never a role's name compared as a string (the role_label macro only
+    names roles)."""
+    compared = re.compile(r"role(\.value)?\s*(==|!=|in|not in)\s*[\"'(]")
+    found = [
+        f"{path.relative_to(TEMPLATES_DIR)}:{number}"
+        for path in TEMPLATES
+        if path.name != "_macros.html"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if compared.search(line)
+    ]
+    assert not found, found
