@@ -25,6 +25,8 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 RESERVED_SLUGS = frozenset({"new", "gaps", "synonyms", "suggest", "preview"})
 MAX_BODY_CHARACTERS = 100_000  # a long tutorial is ~10,000; this bounds accidental pastes
 MAX_TAGS = 20
+MAX_QUESTIONS = 30  # phrasings of the questions an article answers
+MAX_QUESTION_LENGTH = 160
 
 # Which audiences each role reads: everyone sees `everyone`; staff also see what students see.
 READABLE_AUDIENCES: dict[Role | None, frozenset[Audience]] = {
@@ -58,6 +60,8 @@ class ArticleInput:
     body: str = ""
     summary: str = ""
     tags: list[str] = field(default_factory=list)
+    # Questions the article answers, in readers' words (searched with a high weight).
+    questions: list[str] = field(default_factory=list)
     department: str | None = None  # department code
     status: str = Status.draft.value
     verified_on: date | None = None
@@ -66,6 +70,18 @@ class ArticleInput:
 
 def parse_tags(text: str) -> list[str]:
     return [tag.strip() for tag in text.split(",") if tag.strip()]
+
+
+def parse_questions(text: str) -> list[str]:
+    """One question per line, as typed; blank lines and repeats dropped."""
+    seen: set[str] = set()
+    questions = []
+    for line in text.splitlines():
+        question = " ".join(line.split())
+        if question and question.casefold() not in seen:
+            seen.add(question.casefold())
+            questions.append(question)
+    return questions
 
 
 def validate(data: ArticleInput) -> dict[str, str]:
@@ -99,6 +115,12 @@ def validate(data: ArticleInput) -> dict[str, str]:
             errors[name] = N_("Caractères de contrôle interdits.")
     if any(CONTROL_CHARACTERS.search(tag) or "," in tag for tag in data.tags):
         errors["tags"] = N_("Caractères de contrôle interdits.")
+    if len(data.questions) > MAX_QUESTIONS or any(
+        len(question) > MAX_QUESTION_LENGTH for question in data.questions
+    ):
+        errors["questions"] = N_("30 questions au plus, de 160 caractères au plus chacune.")
+    if any(CONTROL_CHARACTERS.search(q) or "\n" in q for q in data.questions):
+        errors["questions"] = N_("Caractères de contrôle interdits.")
     return errors
 
 
@@ -246,6 +268,7 @@ def _index(article: Article) -> None:
     """Fill the analyzed columns the full-text index reads."""
     article.search_title = analyzed(article.title)
     article.search_tags = analyzed(" ".join(parse_tags(article.tags)))
+    article.search_questions = analyzed(" ".join(parse_questions(article.questions)))
     article.search_body = analyzed(article.summary + " " + plain_text(article.body))
 
 
@@ -260,6 +283,7 @@ def _snapshot(article: Article, *, editor: User | None, note: str) -> ArticleRev
         summary=article.summary,
         body=article.body,
         tags=article.tags,
+        questions=article.questions,
         status=article.status,
         verified_on=article.verified_on,
         video_url=article.video_url,
@@ -276,6 +300,7 @@ CONTENT_FIELDS = (
     "summary",
     "body",
     "tags",
+    "questions",
     "status",
     "verified_on",
     "video_url",
@@ -314,6 +339,7 @@ def save_article(
         "summary": data.summary.strip(),
         "body": data.body.replace("\r\n", "\n"),
         "tags": ", ".join(data.tags),
+        "questions": "\n".join(parse_questions("\n".join(data.questions))),
         "status": Status(data.status),
         "verified_on": data.verified_on,
         "video_url": data.video_url or None,

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from hub.errors import HubError, InvalidInput
 from hub.models import Department
-from kb.articles import ArticleInput, save_article
+from kb.articles import ArticleInput, parse_questions, save_article
 from kb.models import Article, Status
 
 FRONT_MATTER_KEYS = {
@@ -24,6 +24,7 @@ FRONT_MATTER_KEYS = {
     "kind",
     "audience",
     "tags",
+    "questions",
     "summary",
     "verified",
     "status",
@@ -88,6 +89,9 @@ def parse_file(path: Path) -> ArticleInput:
         tags = [tag.strip() for tag in tags.split(",") if tag.strip()]
     if not isinstance(tags, list):
         raise BadFile("tags must be a list")
+    questions = meta.get("questions") or []
+    if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
+        raise BadFile("questions must be a list of sentences (one `- ...` per line)")
     verified = meta.get("verified")
     if verified is not None and not isinstance(verified, dt.date):
         raise BadFile(f"verified must be a date YYYY-MM-DD (got {verified!r})")
@@ -98,6 +102,7 @@ def parse_file(path: Path) -> ArticleInput:
         audience=str(meta["audience"]),
         summary=str(meta.get("summary") or ""),
         tags=[str(tag) for tag in tags],
+        questions=questions,
         department=meta.get("department") or None,
         status=str(meta.get("status") or Status.published.value),
         verified_on=verified,
@@ -147,6 +152,7 @@ def export_directory(session: Session, directory: Path) -> int:
             "audience": article.audience.value,
             "tags": [t.strip() for t in article.tags.split(",") if t.strip()],
             "summary": article.summary,
+            "questions": parse_questions(article.questions),
             "status": article.status.value,
         }
         if article.verified_on:

@@ -51,6 +51,8 @@ class Article(SQLModel, table=True):
     summary: str = Field(default="", max_length=400)
     body: str = Field(default="", sa_column=Column(Text, nullable=False))
     tags: str = Field(default="", max_length=500)  # comma-separated, as typed
+    # Questions the article answers, in readers' words: one per line, as typed.
+    questions: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     status: Status = Field(sa_column=_enum(Status, "article_status"))
     verified_on: date | None = Field(default=None)
     video_url: str | None = Field(default=None, max_length=500)
@@ -65,6 +67,9 @@ class Article(SQLModel, table=True):
     # Analyzed text (kb.analyzer), indexed by FTS5 on SQLite and a tsvector on PostgreSQL.
     search_title: str = Field(default="", sa_column=Column(Text, nullable=False))
     search_tags: str = Field(default="", sa_column=Column(Text, nullable=False))
+    search_questions: str = Field(
+        default="", sa_column=Column(Text, nullable=False, server_default="")
+    )
     search_body: str = Field(default="", sa_column=Column(Text, nullable=False))
 
 
@@ -84,6 +89,7 @@ class ArticleRevision(SQLModel, table=True):
     summary: str = Field(default="", max_length=400)
     body: str = Field(default="", sa_column=Column(Text, nullable=False))
     tags: str = Field(default="", max_length=500)
+    questions: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     status: Status = Field(sa_column=_enum(Status, "article_status"))
     verified_on: date | None = Field(default=None)
     video_url: str | None = Field(default=None, max_length=500)

@@ -9,11 +9,13 @@ database only ever receives [a-z0-9] terms, quoted.
 Where the matches come from (a deliberate departure from the design brief's "database FTS"
 answering every query): the database FTS index (FTS5 / tsvector + GIN) stays the index of
 record, kept in sync by triggers, and the source the vocabulary is built from; but a search
-answers "which articles match every word" from the vocabulary's in-memory postings (set
-unions and intersections, the same `(a OR b) AND (c OR d)` as the FTS expression), exact for
-the index generation the vocabulary was read at. Reason: on PostgreSQL, the GIN index gives
-no index-only answer, so a common word made `@@` visit the heap rows of 1,000-4,000 matches
-(p95 70 ms at 5,000 articles against a 20 ms target), for ids the process already held. The
+answers "which articles hold this word (or its typo, prefix and synonym alternatives)" from
+the vocabulary's in-memory postings (set unions, the same `(a OR b)` as the FTS expression),
+exact for the index generation the vocabulary was read at. Candidates hold any of the
+query's words; the ranking puts those holding most of them, rare ones weighing more, first.
+Reason: on PostgreSQL, the GIN index gives no index-only answer, so a common word made `@@`
+visit the heap rows of 1,000-4,000 matches (p95 70 ms at 5,000 articles against a 20 ms
+target), for ids the process already held. The
 FTS query (`_fts_matching_ids`) remains the fallback when no postings are loaded, and
 tests/kb/test_search_matching.py proves both give the same matches on both backends.
 """
@@ -32,7 +34,7 @@ import re
 import threading
 import time
 from array import array
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -54,8 +56,24 @@ from kb.models import Article, Audience, Kind, Status, Synonym
 
 PREFIX_EXPANSIONS = 12  # vocabulary words a partial last word may stand for
 SNIPPET_WORDS = 28
-FIELD_WEIGHTS = {"title": 3.0, "tags": 2.0, "body": 1.0}
+# The questions an article answers, in readers' words, weigh nearly as much as its title.
+FIELD_WEIGHTS = {"title": 3.0, "questions": 2.5, "tags": 2.0, "body": 1.0}
 MAX_QUERY_LENGTH = 200
+# Words of a request for help that carry no topic (folded), ignored in a query that has
+# other words: "je n'arrive pas à", "comment on fait pour", "est-ce que quelqu'un sait",
+# "j'ai besoin de", "je voudrais", "je ne trouve pas". Query side only: articles keep them.
+INTENT_WORDS = frozenset(
+    """
+    arrive arrives arrivent arriver arrivons narrive peux peut peuvent pouvoir pourrais
+    pourrait dois doit faut veux voudrais voudrait aimerais souhaite souhaiterais sais sait
+    savoir besoin quelqu quelquun trouve trouves trouver svp stp merci bonjour bonsoir
+    possible fais fait faire ya
+    """.split()
+)
+# Points for holding every meaningful word of the query (rarity-weighted share): more than
+# the field weights usually add, so an article holding the query's rare words comes first,
+# yet one missing only a common word can still win on a strong title match.
+COVERAGE_WEIGHT = 100.0
 EDGE_PUNCTUATION = re.compile(r"^([^\w]*)(.*?)([^\w]*)$", re.DOTALL)
 
 
@@ -282,6 +300,7 @@ PUBLISHED_ROWS = (
         col(Article.slug),
         col(Article.search_title),
         col(Article.search_tags),
+        col(Article.search_questions),
         col(Article.search_body),
         col(Article.title),
         col(Article.tags),
@@ -291,11 +310,18 @@ PUBLISHED_ROWS = (
 )
 
 
-def _weights(search_title: str, search_tags: str, search_body: str) -> dict[str, float]:
+def _weights(
+    search_title: str, search_tags: str, search_questions: str, search_body: str
+) -> dict[str, float]:
     """An article's weight for each of its terms: BM25-like saturation (k1 = 1.2) of the
-    term frequency, fields weighted and summed (title, tags, body)."""
+    term frequency, fields weighted and summed (title, tags, questions it answers, body)."""
     weights: dict[str, float] = {}
-    for name, text_ in (("title", search_title), ("tags", search_tags), ("body", search_body)):
+    for name, text_ in (
+        ("title", search_title),
+        ("tags", search_tags),
+        ("questions", search_questions),
+        ("body", search_body),
+    ):
         for term, tf in Counter(text_.split()).items():
             weights[term] = weights.get(term, 0.0) + FIELD_WEIGHTS[name] * (tf * 2.2) / (tf + 1.2)
     return weights
@@ -340,9 +366,9 @@ def _built(
     slugs: dict[int, str] = {}
     article_terms: dict[int, tuple[str, ...]] = {}
     article_words: dict[int, tuple[str, ...]] = {}
-    for article_id, slug, search_title, search_tags, search_body, title, tags in rows:
+    for article_id, slug, search_title, search_tags, questions, search_body, title, tags in rows:
         slugs[article_id] = slug
-        weights = _weights(search_title, search_tags, search_body)
+        weights = _weights(search_title, search_tags, questions, search_body)
         frequency.update(weights.keys())
         for term, weight in weights.items():
             posting = postings.get(term)
@@ -393,9 +419,9 @@ def _patched(
             frequency[term] -= 1
         surface.subtract(article_words.pop(article_id, ()))
         slugs.pop(article_id, None)
-    for article_id, slug, search_title, search_tags, search_body, title, tags in changed:
+    for article_id, slug, search_title, search_tags, questions, search_body, title, tags in changed:
         slugs[article_id] = slug
-        weights = _weights(search_title, search_tags, search_body)
+        weights = _weights(search_title, search_tags, questions, search_body)
         frequency.update(weights.keys())
         for term, weight in weights.items():
             added.setdefault(term, []).append((article_id, weight))
@@ -491,6 +517,11 @@ def parse_query(query: str, vocab: Vocabulary, synonym_table: dict[str, str]) ->
         if " " in term and re.search(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", folded):
             extra.extend(analyze(expansion))
     typed_words = [w for w in words(query) if w not in STOPWORDS]
+    # "je n'arrive pas à ...", "comment faire pour ...": words saying that help is wanted,
+    # not about what; dropped when the query has other words (alone, they are searched).
+    topical = [w for w in typed_words if w not in INTENT_WORDS]
+    if topical:
+        typed_words = topical
     searching_prefix = bool(query) and not query[-1].isspace()
     terms: list[QueryTerm] = []
     seen: set[str] = set()
@@ -627,8 +658,7 @@ def _fts_matching_ids(session: Session, groups: list[set[str]]) -> list[int]:
 SEQSCAN_OFF = text("SET LOCAL enable_seqscan = off")
 SEQSCAN_RESET = text("RESET enable_seqscan")
 READABLE_SETS = 128  # (reader filter, index generation) pairs remembered per process
-_readable: OrderedDict[tuple[object, ...], frozenset[int]] = OrderedDict()
-_readable_lock = threading.Lock()
+_readable = Memo[tuple[object, ...], frozenset[int]]("readable article ids", READABLE_SETS)
 
 
 def _readable_ids(
@@ -640,17 +670,11 @@ def _readable_ids(
 
     `key` names what the filters depend on (database, generation, role, departments, kind,
     audience, tag), so a hit costs no SQL compilation."""
-    with _readable_lock:
-        hit = _readable.get(key)
-        if hit is not None:
-            _readable.move_to_end(key)
-            return hit
-    statement = sa_select(col(Article.id)).where(*filters)
-    ids = frozenset(session.execute(statement).scalars())
-    with _readable_lock:
-        _readable[key] = ids
-        while len(_readable) > READABLE_SETS:
-            _readable.popitem(last=False)
+    hit = _readable.get(key)
+    if hit is not None:
+        return hit
+    ids = frozenset(session.execute(sa_select(col(Article.id)).where(*filters)).scalars())
+    _readable.put(key, ids)
     return ids
 
 
@@ -662,15 +686,24 @@ def _idf(vocab: Vocabulary, term: str) -> float:
     return idf
 
 
+def _importance(vocab: Vocabulary, term: QueryTerm) -> float:
+    """How much a query word says about the topic: the rarity (idf) of its best-known form."""
+    return max((_idf(vocab, a) for a in term.alternatives), default=0.0)
+
+
 def _rank(ids: list[int], terms: list[QueryTerm], vocab: Vocabulary) -> dict[int, float]:
-    """Score of every matching article, from the vocabulary's postings: the words of the
-    query it matches first (as Meilisearch ranks), then for each word its best alternative's
+    """Score of every candidate, from the vocabulary's postings. First the share of the
+    query's meaningful words it holds, each word weighted by its rarity (a missing rare
+    word costs more than a missing common one), then for each word its best alternative's
     field-weighted, saturated term frequency x idf / (1 + typo or prefix cost); a synonym's
-    optional terms count 0.6. Articles published after the vocabulary was read are left out
-    (the next search sees them)."""
+    optional terms count 0.6 and do not count as words. Articles published after the
+    vocabulary was read are left out (the next search sees them)."""
     allowed = {i for i in ids if i in vocab.slugs}
     totals = dict.fromkeys(allowed, 0.0)
-    counts = dict.fromkeys(allowed, 0)
+    covered = dict.fromkeys(allowed, 0.0)
+    words = [t for t in terms if not t.from_synonym]
+    importance = {id(t): _importance(vocab, t) for t in words}
+    whole = sum(importance.values()) or 1.0
     for term in terms:
         best: dict[int, float] = {}
         for candidate, cost in term.alternatives.items():
@@ -685,7 +718,7 @@ def _rank(ids: list[int], terms: list[QueryTerm], vocab: Vocabulary) -> dict[int
                         value = weight * idf / (1 + cost)
                         if value > best.get(article_id, 0.0):
                             best[article_id] = value
-            else:  # a common term and few matches: look each match up
+            else:  # a common term and few candidates: look each one up
                 for article_id in allowed:
                     index = _find(holders, article_id)
                     if index >= 0:
@@ -693,11 +726,11 @@ def _rank(ids: list[int], terms: list[QueryTerm], vocab: Vocabulary) -> dict[int
                         if value > best.get(article_id, 0.0):
                             best[article_id] = value
         factor = 0.6 if term.from_synonym else 1.0
+        share = 0.0 if term.from_synonym else importance[id(term)] / whole
         for article_id, value in best.items():
             totals[article_id] += value * factor
-            if not term.from_synonym:
-                counts[article_id] += 1
-    return {i: counts[i] * 100.0 + totals[i] for i in allowed}
+            covered[article_id] += share
+    return {i: COVERAGE_WEIGHT * covered[i] + totals[i] for i in allowed}
 
 
 def _best(scores: dict[int, float], limit: int, slugs: dict[int, str]) -> list[int]:
@@ -913,27 +946,23 @@ def _ranked(
     limit: int,
     dropped: list[str],
 ) -> _Ranking:
-    """Match every required word (dropping the rarest one while nothing matches), rank, keep
-    the `limit` best."""
+    """Candidates holding any meaningful word of the query (an article is never lost for
+    one missing word), ranked by the share of the query's words they hold and how well
+    (`_rank`), the `limit` best kept. The words the best result does not hold are reported
+    as not taken into account."""
     required = [t for t in terms if not t.from_synonym and t.alternatives]
     optional = [t for t in terms if t.from_synonym]
-    matches: list[int] = []
-    while True:
-        groups = [set(t.alternatives) for t in required]
-        if optional and not groups:
-            groups = [{a for o in optional for a in o.alternatives}]
-        matches = (
-            [i for i in _matching_ids(session, groups, vocab) if i in readable] if groups else []
-        )
-        if matches or len(required) <= 1:
-            break
-        # Nothing matches every word: drop the rarest one and try again.
-        rarest = min(
-            required, key=lambda t: sum(vocab.document_frequency.get(a, 0) for a in t.alternatives)
-        )
-        required.remove(rarest)
-        dropped.append(rarest.typed)
-
+    groups = [set(t.alternatives) for t in required] or [
+        {a for o in optional for a in o.alternatives}
+    ]
+    candidates: set[int] = set()
+    for group in groups:
+        if group:
+            candidates.update(_matching_ids(session, [group], vocab))
+    matches = [i for i in candidates if i in readable]
     scores = _rank(matches, terms, vocab)
     top = _best(scores, limit, vocab.slugs)
+    if top:
+        held = _matched(top[0], required, vocab)
+        dropped.extend(t.typed for t in required if not held & set(t.alternatives))
     return _Ranking(top=top, scores={i: scores[i] for i in top}, dropped=tuple(dropped))

@@ -32,6 +32,7 @@ from kb.articles import (
     get_article,
     list_articles,
     list_revisions,
+    parse_questions,
     parse_tags,
     readable_audiences,
     reader_departments,
@@ -389,6 +390,7 @@ def _editor(
             "summary": article.summary,
             "body": article.body,
             "tags": article.tags,
+            "questions": article.questions,
             "department": departments.get(article.department_id, "")
             if article.department_id
             else "",
@@ -429,6 +431,7 @@ def _input_from_form(form: dict[str, str]) -> tuple[ArticleInput, dict[str, str]
         body=normalize_body(form.get("body", "")),
         summary=form.get("summary", ""),
         tags=parse_tags(form.get("tags", "")),
+        questions=parse_questions(form.get("questions", "")),
         department=form.get("department") or None,
         status=form.get("status", "draft"),
         verified_on=verified,
@@ -576,6 +579,7 @@ class ArticlePublic(BaseModel):
     audience: Audience
     summary: str
     tags: list[str]
+    questions: list[str]  # the questions the article answers, in readers' words
     status: Status
     verified_on: date | None
     video_url: str | None
@@ -642,6 +646,7 @@ def api_article(request: Request, db: SessionDep, user: OptionalUser, slug: str)
         audience=article.audience,
         summary=article.summary,
         tags=parse_tags(article.tags),
+        questions=parse_questions(article.questions),
         status=article.status,
         verified_on=article.verified_on,
         video_url=article.video_url,

@@ -180,6 +180,7 @@ def _articles(session: Session) -> list[tuple[object, ...]]:
             a.verified_on,
             a.video_url,
             departments.get(a.department_id) if a.department_id else None,
+            a.questions,
         )
         for a in session.exec(select(Article).order_by(col(Article.slug))).all()
     ]
@@ -210,6 +211,7 @@ def test_export_then_import_into_fresh_database_gives_same_articles(
             "summary": "Plan, citations : l'essentiel.",
             "video_url": "https://video.example/commentaire",
             "body": "## Plan\r\n\r\n- Introduction\r\n- Deux parties",
+            "questions": "comment je fais mon plan\r\n\r\n« citer un auteur » : comment ?",
             "csrf_token": csrf_from(client.get("/kb/new").text),
         },
     )
@@ -222,6 +224,17 @@ def test_export_then_import_into_fresh_database_gives_same_articles(
     _refresh(db)
     before = _articles(db)
     assert len(before) == 48
+    # The questions it answers: one per line as typed, blank lines dropped; every starter
+    # article ships its own.
+    questions = {row[0]: row[-1] for row in before}
+    assert questions["commentaire-compose"] == (
+        "comment je fais mon plan\n« citer un auteur » : comment ?"
+    )
+    assert all(
+        len(str(q).splitlines()) >= 5
+        for slug, q in questions.items()
+        if slug != "commentaire-compose"
+    )
     assert {row[7] for row in before} == {Status.published, Status.draft, Status.archived}
 
     exported = _cli(settings, "kb", "export", str(tmp_path / "export"))

@@ -250,3 +250,51 @@ def test_both_backends_return_the_same_order(
     sqlite_order, postgres_order = orders
     assert all(sqlite_order[q] for q in QUERIES[:10])
     assert sqlite_order == postgres_order
+
+
+def test_an_article_holding_the_rare_words_is_not_lost_for_one_missing_word(
+    db: Session,
+) -> None:
+    """No article holds every word: the one holding the rare, topical ones still comes first
+    (the search used to drop the rarest word, "grésille", and lose it)."""
+    publish(db, "micro-gresille", "Mon micro grésille", "Un micro qui grésille : le câble.")
+    for n in range(4):
+        publish(db, f"cours-{n}", f"Préparer le cours {n}", "Le cours à distance, le micro.")
+    assert slugs(db, "micro qui grésille en cours")[0] == "micro-gresille"
+
+
+def test_the_questions_an_article_answers_find_it(db: Session) -> None:
+    """A phrasing in readers' words finds its article, though neither title nor body say it;
+    it weighs more than a mention in another article's body."""
+    publish(
+        db,
+        "moodle-remettre-devoir",
+        "Remettre un devoir sur Moodle",
+        "Cliquez sur Ajouter un travail, puis Envoyer.",
+        questions=["rendre mon TP avant minuit", "mon fichier ne s'envoie pas"],
+    )
+    publish(db, "horaires", "Les horaires", "Le TP de chimie a lieu avant minuit au labo.")
+    assert slugs(db, "rendre mon TP")[0] == "moodle-remettre-devoir"
+    assert slugs(db, "le fichier ne s'envoie pas") == ["moodle-remettre-devoir"]
+
+
+def test_words_asking_for_help_do_not_dilute_the_query(db: Session) -> None:
+    """ "Je n'arrive pas à", "comment faire pour", "j'ai besoin de" say that help is wanted,
+    not about what: an article using those words does not win for them (it did: it was the
+    only one holding every word). Alone, such a word is still searched."""
+    publish(db, "partager-video", "Partager une vidéo", "Cochez Optimiser pour la vidéo.")
+    publish(
+        db,
+        "ecran-noir",
+        "Je n'arrive pas à partager mon écran",
+        "Si vous n'arrivez pas à partager l'écran, redémarrez Teams ; la vidéo suivra.",
+    )
+    for asking in (
+        "je n'arrive pas à partager une vidéo",
+        "comment faire pour partager une vidéo",
+        "j'ai besoin de partager une vidéo svp",
+    ):
+        assert slugs(db, asking)[0] == "partager-video", asking
+    response = search(db, "arriver", viewer=None)
+    assert [t.typed for t in response.terms] == ["arriver"]
+    assert [r.article.slug for r in response.results] == ["ecran-noir"]
