@@ -63,6 +63,7 @@ class PendingSearch:
     role: str
     created_at: datetime
     clicked_slug: str | None = None
+    found_elsewhere: int = 0  # matches shown elsewhere (see SearchLog.found_elsewhere)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class SearchLogRecorder:
         role: str,
         previous: SearchTrail | None = None,
         now: datetime | None = None,
+        found_elsewhere: int = 0,
     ) -> SearchTrail:
         """Record a search; a refinement of the same reader's previous search (within
         KEYSTROKE_WINDOW, not clicked, one query a prefix of the other) keeps its reference.
@@ -142,6 +144,7 @@ class SearchLogRecorder:
             result_count=result_count,
             role=role,
             created_at=now,
+            found_elsewhere=found_elsewhere,
         )
         with self.lock:
             self.searches[ref] = pending
@@ -188,6 +191,7 @@ def write_search_logs(
                 query=pending.query,
                 normalized=pending.normalized,
                 result_count=pending.result_count,
+                found_elsewhere=pending.found_elsewhere,
                 role=pending.role,
                 clicked_slug=pending.clicked_slug,
                 created_at=pending.created_at,
@@ -199,6 +203,7 @@ def write_search_logs(
                     "query": excluded.query,
                     "normalized": excluded.normalized,
                     "result_count": excluded.result_count,
+                    "found_elsewhere": excluded.found_elsewhere,
                     "created_at": excluded.created_at,
                     "clicked_slug": func.coalesce(table.c.clicked_slug, excluded.clicked_slug),
                 },
@@ -231,12 +236,17 @@ class UnhelpfulArticle:
 def content_gaps(
     session: Session, *, actor: User, days: int = 30, limit: int = 50
 ) -> tuple[list[Gap], list[UnhelpfulArticle]]:
-    """Searches that found nothing, and articles readers said did not help (e-learning team)."""
+    """Searches that found nothing (nor anything elsewhere: staff articles behind a sign-in,
+    an exam), and articles readers said did not help (e-learning team)."""
     require_role(actor, *TEAM)
     since = utcnow() - timedelta(days=days)
     rows = session.exec(
         select(SearchLog.normalized, func.count(), func.max(SearchLog.created_at))
-        .where(SearchLog.result_count == 0, col(SearchLog.created_at) >= since)
+        .where(
+            SearchLog.result_count == 0,
+            SearchLog.found_elsewhere == 0,
+            col(SearchLog.created_at) >= since,
+        )
         .group_by(col(SearchLog.normalized))
         .order_by(func.count().desc(), col(SearchLog.normalized))
         .limit(limit)

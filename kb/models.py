@@ -143,6 +143,9 @@ class SearchLog(SQLModel, table=True):
     query: str = Field(max_length=200)
     normalized: str = Field(max_length=200, index=True)  # folded, for grouping
     result_count: int
+    # Matches shown elsewhere instead (staff articles behind a sign-in for an anonymous
+    # reader, an exam for a course code): such a search is not a content gap.
+    found_elsewhere: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     role: str = Field(max_length=20)  # "anonymous" or the user's role; no user id kept
     clicked_slug: str | None = Field(default=None, max_length=120)
     created_at: datetime = Field(

@@ -836,6 +836,9 @@ class SearchResponse:
     terms: list[QueryTerm]
     dropped: list[str]  # query words ignored to find something
     generation: object = None  # of the vocabulary that ranked the results
+    # For an anonymous reader who found nothing: published articles that match but are for
+    # staff only (the page invites to sign in; not a content gap).
+    restricted: int = 0
 
 
 def search(
@@ -918,8 +921,21 @@ def search(
                 snippet=snippet,
             )
         )
+    restricted = 0
+    if viewer is None and not results and terms:
+        published = _readable_ids(
+            session,
+            [col(Article.status) == Status.published],
+            (readable_key[0], vocab.version, "published"),
+        )
+        restricted = len(_candidates(session, vocab, terms) & published)
     return SearchResponse(
-        query=query, results=results, terms=terms, dropped=dropped, generation=vocab.version
+        query=query,
+        results=results,
+        terms=terms,
+        dropped=dropped,
+        generation=vocab.version,
+        restricted=restricted,
     )
 
 
@@ -938,6 +954,21 @@ _rankings = Memo[tuple[object, ...], _Ranking]("search rankings", RANKINGS)
 LISTED_COLUMNS = ("id", "slug", "title", "kind", "audience", "summary", "status", "department_id")
 
 
+def _candidates(session: Session, vocab: Vocabulary, terms: list[QueryTerm]) -> set[int]:
+    """The published articles holding any meaningful word of the query (its alternatives
+    included); a phrase synonym's optional terms only when the query has no other word."""
+    required = [t for t in terms if not t.from_synonym and t.alternatives]
+    optional = [t for t in terms if t.from_synonym]
+    groups = [set(t.alternatives) for t in required] or [
+        {a for o in optional for a in o.alternatives}
+    ]
+    candidates: set[int] = set()
+    for group in groups:
+        if group:
+            candidates.update(_matching_ids(session, [group], vocab))
+    return candidates
+
+
 def _ranked(
     session: Session,
     vocab: Vocabulary,
@@ -951,15 +982,7 @@ def _ranked(
     (`_rank`), the `limit` best kept. The words the best result does not hold are reported
     as not taken into account."""
     required = [t for t in terms if not t.from_synonym and t.alternatives]
-    optional = [t for t in terms if t.from_synonym]
-    groups = [set(t.alternatives) for t in required] or [
-        {a for o in optional for a in o.alternatives}
-    ]
-    candidates: set[int] = set()
-    for group in groups:
-        if group:
-            candidates.update(_matching_ids(session, [group], vocab))
-    matches = [i for i in candidates if i in readable]
+    matches = [i for i in _candidates(session, vocab, terms) if i in readable]
     scores = _rank(matches, terms, vocab)
     top = _best(scores, limit, vocab.slugs)
     if top:

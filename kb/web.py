@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import re
+from collections.abc import Sequence
 from datetime import date
 from functools import partial
 from typing import Annotated
@@ -14,6 +16,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from hub.errors import Conflict, InvalidInput, PermissionDenied
+from hub.exams.timetable import ExamView, search_exams
 from hub.i18n import N_
 from hub.models import TEAM
 from hub.people import list_departments, require_role
@@ -60,6 +63,9 @@ api = APIRouter(prefix="/api/kb", tags=["knowledge base API"])
 
 SUGGESTIONS = 6  # results in the header's search-as-you-type list
 PAGE_RESULTS = 20
+EXAM_HITS = 3  # exams offered first for a query shaped like a course code
+# What students type for a course: letters then digits ("math101", "MATH 101", "STAT-210").
+COURSE_CODE = re.compile(r"\s*[A-Za-z]{2,8}[\s-]?\d{2,5}[A-Za-z]?\s*")
 
 
 # --- search ------------------------------------------------------------------------------
@@ -79,14 +85,18 @@ def _search_and_log(
     *,
     snippets: bool = True,
     filters: dict[str, str | None] | None = None,
+    exams: Sequence[ExamView] = (),
 ) -> tuple[SearchResponse, str | None]:
-    """Search, and record the search in memory (written in a batch: a GET writes nothing)."""
+    """Search, and record the search in memory (written in a batch: a GET writes nothing).
+    Matches shown elsewhere (exams offered for a course code, staff articles behind a
+    sign-in) keep the search off the content gaps."""
     response = search(db, q, viewer=user, limit=limit, snippets=snippets, **(filters or {}))
     log_ref = None
     if response.query:
         trail = _search_logs(request).record(
             query=response.query,
             result_count=len(response.results),
+            found_elsewhere=response.restricted + len(exams),
             role=reader_role(user),
             previous=SearchTrail.from_session(request.session.get("search_log")),
         )
@@ -112,8 +122,11 @@ def kb_index(
     response: SearchResponse | None = None
     log_ref = None
     listing: ArticlePage | None = None
+    exams = exam_hits(db, q)
     if q.strip():
-        response, log_ref = _search_and_log(request, db, user, q, PAGE_RESULTS, filters=filters)
+        response, log_ref = _search_and_log(
+            request, db, user, q, PAGE_RESULTS, filters=filters, exams=exams
+        )
     else:
         listing = list_articles(
             db,
@@ -129,6 +142,7 @@ def kb_index(
         {
             "q": q,
             "response": response,
+            "exams": exams,
             "log_ref": log_ref,
             "listing": listing,
             "page_link": partial(_index_link, filters),
@@ -154,12 +168,14 @@ def kb_suggest(request: Request, db: SessionDep, user: OptionalUser, q: str = ""
     """The header's search-as-you-type list (an htmx partial; a plain GET works too). A
     signed-in reader's list is remembered: their next keystrokes, and anyone's typing the same
     thing with the same reader filter, are answered from memory (kb/suggest.py)."""
+    exams = exam_hits(db, q)
     response, log_ref = (
-        _search_and_log(request, db, user, q, SUGGESTIONS, snippets=False)
+        _search_and_log(request, db, user, q, SUGGESTIONS, snippets=False, exams=exams)
         if q.strip()
         else (None, None)
     )
-    if response is not None and user is not None:
+    # Remembered lists are articles only: a course code's list (its exams first) is not.
+    if response is not None and user is not None and not exams:
         pages_version(db)  # the generation the remembered answers are checked against
         remembered_suggestions.remember(
             str(db.get_bind().engine.url), user, reader_departments(db, user), q, response
@@ -170,10 +186,19 @@ def kb_suggest(request: Request, db: SessionDep, user: OptionalUser, q: str = ""
         {
             "q": q,
             "response": response,
+            "exams": exams,
             "log_ref": log_ref,
             "highlight_title": highlight_title,
         },
     )
+
+
+def exam_hits(db: SessionDep, q: str) -> list[ExamView]:
+    """For a query shaped like a course code, the matching exams (offered before the
+    articles: students type their course code in the header search)."""
+    if not COURSE_CODE.fullmatch(q):
+        return []
+    return search_exams(db, q, limit=EXAM_HITS)
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -613,7 +638,10 @@ def api_search(
     )
     if response.query:
         _search_logs(request).record(
-            query=response.query, result_count=len(response.results), role=reader_role(user)
+            query=response.query,
+            result_count=len(response.results),
+            role=reader_role(user),
+            found_elsewhere=response.restricted,
         )
     return SearchPublic(
         query=response.query,

@@ -111,6 +111,34 @@ def test_create_article_through_the_form(client: TestClient, db: Session) -> Non
     assert _revisions(db, article) == [1]
 
 
+def test_the_questions_field_keeps_what_was_typed_and_says_what_is_wrong(
+    client: TestClient, db: Session
+) -> None:
+    """One question per line; too many come back with the field's error under it, every value
+    kept; the editor shows the saved ones again."""
+    make_department(db)
+    sign_in(client, make_user(db, Role.elearning))
+    too_many = "\n".join(f"question numéro {n}" for n in range(31))
+    data = _new_article_form(
+        client, title="Rendre un travail", slug="rendre-travail", questions=too_many
+    )
+    refused = client.post("/kb/new", data=data)
+    assert refused.status_code == 422
+    assert "30 questions au plus" in html.text(refused, "#questions-error")
+    field = html.one(refused, "textarea[name=questions]")
+    assert field["aria-invalid"] == "true" and "questions-error" in field["aria-describedby"]
+    assert html.form_values(refused, "form[action='/kb/new']")["questions"].count("\n") == 30
+
+    data["questions"] = "rendre mon TP\r\n\r\nmon fichier ne part pas\r\nrendre mon TP"
+    assert client.post("/kb/new", data=data).status_code == 303
+    assert _stored(db, "rendre-travail").questions == "rendre mon TP\nmon fichier ne part pas"
+    editor = client.get("/kb/rendre-travail/edit")
+    assert html.one(editor, "textarea[name=questions]").text.strip().splitlines() == [
+        "rendre mon TP",
+        "mon fichier ne part pas",
+    ]
+
+
 def test_edit_article_makes_revision_with_editor_and_diff(client: TestClient, db: Session) -> None:
     make_department(db)
     article = _article(db, title="Ancien titre")
