@@ -26,6 +26,21 @@ STARTER_SYNONYMS = {
     "micro": "microphone",
     "prof": "enseignant",
     "zoom": "teams réunion",
+    # Belgian and campus words, and everyday ones, for the words the articles use.
+    "gsm": "téléphone smartphone",
+    "tp": "travail devoir",
+    "interro": "test quiz évaluation",
+    "kot": "logement chambre",
+    "boulot": "travail",
+    "logger": "connecter connexion",
+    "syllabus": "support de cours",
+    "valves": "annonces",
+    "auditoire": "salle amphithéâtre",
+    "blocus": "révisions étude",
+    "session": "examens",
+    "épuisé": "stress fatigue",
+    "crevé": "stress fatigue",
+    "mails": "messages courriels",
 }
 
 
