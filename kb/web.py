@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from hub.errors import Conflict, InvalidInput, PermissionDenied
@@ -193,7 +194,7 @@ def kb_suggest(request: Request, db: SessionDep, user: OptionalUser, q: str = ""
     )
 
 
-def exam_hits(db: SessionDep, q: str) -> list[ExamView]:
+def exam_hits(db: Session, q: str) -> list[ExamView]:
     """For a query shaped like a course code, the matching exams (offered before the
     articles: students type their course code in the header search)."""
     if not COURSE_CODE.fullmatch(q):

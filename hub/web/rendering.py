@@ -100,10 +100,8 @@ class Renderer:
         # Values every page shows that depend on the request (the crisis banner), computed
         # when a route does not pass them; given by the app, so this module knows no area.
         self.per_request = per_request or {}
-        # The route addresses of the app served (one renderer per app), kept from the last
-        # request: what `url()` uses in a template rendered outside `render` (the htmx
-        # search-as-you-type answered from memory, kb/suggest.py, only answers what the route
-        # rendered here before).
+        # The named routes of the app served (one renderer per app), indexed once: `url()` in
+        # every template, also those rendered outside `render` (kb/suggest.py passes it).
         self._addresses: RouteAddresses | None = None
         self.environments: dict[str, Environment] = {}
         for locale in LOCALES:
@@ -122,7 +120,7 @@ class Renderer:
             env.filters["translate"] = partial(translate, catalog)
             env.filters["datetime_local"] = datetime_local
             env.filters["decimal"] = partial(decimal, locale=locale)
-            env.globals.update(globals, locale=locale, locales=LOCALE_NAMES, url=self._url)
+            env.globals.update(globals, locale=locale, locales=LOCALE_NAMES)
             self.environments[locale] = env
 
     def addresses(self, app: Any) -> RouteAddresses:
@@ -131,12 +129,6 @@ class Renderer:
         if addresses is None or addresses.app is not app:
             self._addresses = addresses = RouteAddresses(app)
         return addresses
-
-    def _url(self, name: str, /, **path_params: Any) -> str:
-        """`url()` in a template rendered without a request."""
-        if self._addresses is None:
-            raise RuntimeError("url() outside a request, before this renderer served any")
-        return self._addresses(name, **path_params)
 
     def render(
         self,
