@@ -22,7 +22,9 @@ from kb.models import Article, ArticleRevision, Audience, Kind, Status
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Pages under /kb/ that an article's address must not hide.
-RESERVED_SLUGS = frozenset({"new", "gaps", "synonyms", "suggest", "preview"})
+RESERVED_SLUGS = frozenset(
+    {"new", "gaps", "synonyms", "concepts", "phrasings", "suggest", "preview"}
+)
 MAX_BODY_CHARACTERS = 100_000  # a long tutorial is ~10,000; this bounds accidental pastes
 MAX_TAGS = 20
 MAX_QUESTIONS = 30  # phrasings of the questions an article answers
@@ -376,14 +378,37 @@ def set_status(session: Session, *, slug: str, status: Status, actor: User) -> A
     if article.status is status:
         return article
     article.status = status
+    _revise(session, article, actor=actor, note=f"status: {status.value}")
+    return article
+
+
+def add_question(session: Session, *, article: Article, question: str, actor: User) -> bool:
+    """Add one phrasing to the article's questions (a revision records it); False when the
+    article already has it."""
+    _check_author_scope(session, actor, article.department_id)
+    existing = parse_questions(article.questions)
+    updated = parse_questions("\n".join([*existing, question]))
+    if len(updated) == len(existing):
+        return False
+    if len(updated) > MAX_QUESTIONS:
+        raise InvalidInput(
+            N_("Cet article a déjà 30 formulations : retirez-en une dans l'éditeur d'abord."),
+            {"questions": N_("30 formulations au plus.")},
+        )
+    article.questions = "\n".join(updated)
+    _index(article)
+    _revise(session, article, actor=actor, note=f"question: {question}")
+    return True
+
+
+def _revise(session: Session, article: Article, *, actor: User, note: str) -> None:
     article.revision += 1
     article.updated_at = utcnow()
     article.updated_by_id = actor.id
     session.add(article)
     session.flush()
-    session.add(_snapshot(article, editor=actor, note=f"status: {status.value}"))
+    session.add(_snapshot(article, editor=actor, note=note))
     session.flush()
-    return article
 
 
 def delete_article(session: Session, *, slug: str, actor: User) -> None:

@@ -1,5 +1,5 @@
 """Tables of the knowledge base: articles and their revisions, tags, checklists, feedback,
-search logs and synonyms."""
+search logs, synonyms and concepts."""
 
 from __future__ import annotations
 
@@ -159,3 +159,43 @@ class Synonym(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     term: str = Field(max_length=60, unique=True)  # folded
     expansion: str = Field(max_length=200)
+
+
+class Concept(SQLModel, table=True):
+    """Words and phrases that mean the same thing here, every way round: a query holding any
+    member also searches the others (word families: présent, présence; paraphrases:
+    débordé, surchargé, charge de travail). `members` holds one expression per line."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=60, unique=True)  # the first member, folded
+    members: str = Field(max_length=600)
+
+
+class PhrasingSource(StrEnum):
+    answer_link = "answer_link"  # a referent answered a question with a link to the article
+    solved = "solved"  # "ça a résolu mon problème" on a suggested article
+
+
+class PhrasingProposal(SQLModel, table=True):
+    """A question's title proposed as a phrasing of an article, learned from the hub's life;
+    a referent or the team adds it to the article's questions in one click, or sets it
+    aside. The same words proposed again count as a confirmation."""
+
+    __tablename__ = "phrasing_proposal"
+    __table_args__ = (UniqueConstraint("article_id", "normalized"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="article.id", ondelete="CASCADE", index=True)
+    text: str = Field(max_length=160)
+    normalized: str = Field(max_length=160)  # folded, spaces collapsed: what repeats match
+    source: str = Field(max_length=20)  # PhrasingSource of the first proposal
+    question_id: int | None = Field(default=None)  # the question it came from, if any
+    confirmations: int = Field(default=1)
+    status: str = Field(default="pending", max_length=10, index=True)  # pending/accepted/rejected
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    decided_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    decided_by_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")

@@ -52,7 +52,7 @@ from hub.db import WRITE_OPTION
 from hub.models import User
 from kb.analyzer import STOPWORDS, analyze, fold, stem, words
 from kb.articles import readable_by, readable_filter, reader_departments
-from kb.models import Article, Audience, Kind, Status, Synonym
+from kb.models import Article, Audience, Concept, Kind, Status, Synonym
 
 PREFIX_EXPANSIONS = 12  # vocabulary words a partial last word may stand for
 SNIPPET_WORDS = 28
@@ -74,7 +74,15 @@ INTENT_WORDS = frozenset(
 # the field weights usually add, so an article holding the query's rare words comes first,
 # yet one missing only a common word can still win on a strong title match.
 COVERAGE_WEIGHT = 100.0
+# Points per pair of query words found side by side in an article's title or questions.
+PAIR_WEIGHT = 10.0
+# A concept's other members stand for a query word at this cost (a typo costs 1 or 2).
+CONCEPT_COST = 0.5
 EDGE_PUNCTUATION = re.compile(r"^([^\w]*)(.*?)([^\w]*)$", re.DOTALL)
+
+
+# Each member of a concept, as analyzed terms -> the other members of its concepts.
+ConceptTable = dict[tuple[str, ...], tuple[tuple[str, ...], ...]]
 
 
 def max_typos(term: str) -> int:
@@ -95,6 +103,7 @@ class Vocabulary:
     words: list[str] = field(default_factory=list)  # folded surface words, for prefixes
     word_stems: dict[str, str] = field(default_factory=dict)
     synonyms: dict[str, str] = field(default_factory=dict)
+    concepts: ConceptTable = field(default_factory=dict)
     idf: dict[str, float] = field(default_factory=dict)  # filled as terms are searched
     near: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # typo neighbours
     terms_by_length: dict[int, list[str]] = field(default_factory=dict)
@@ -110,6 +119,9 @@ class Vocabulary:
     article_terms: dict[int, tuple[str, ...]] = field(default_factory=dict)
     article_words: dict[int, tuple[str, ...]] = field(default_factory=dict)
     surface: Counter[str] = field(default_factory=Counter)
+    # Adjacent term pairs of each article's title and questions ("enregistr reunion"): a
+    # query holding the same two words side by side gets a phrase bonus.
+    article_pairs: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
 GENERATION = text("SELECT generation FROM search_fts_generation WHERE id = 1")
@@ -243,8 +255,8 @@ def _catch_up(engine: Engine, key: str) -> None:
             version = _version(session)
             if previous is not None and previous.version == version:
                 return
-            rows, synonym_table = _read(session)
-        vocab = _built(version, rows, synonym_table, previous.value if previous else None)
+            rows, thesaurus = _read(session)
+        vocab = _built(version, rows, thesaurus, previous.value if previous else None)
         _store(key, previous, vocab)
 
 
@@ -254,7 +266,7 @@ STALE_FLAG = "kb_search_stale"  # session.info key: articles or synonyms changed
 @event.listens_for(Session, "after_flush")
 def _note_change(session: Session, _flush_context: object) -> None:
     changed = itertools.chain(session.new, session.dirty, session.deleted)
-    if any(isinstance(instance, (Article, Synonym)) for instance in changed):
+    if any(isinstance(instance, (Article, Synonym, Concept)) for instance in changed):
         session.info[STALE_FLAG] = True
 
 
@@ -327,13 +339,22 @@ def _weights(
     return weights
 
 
+def _pairs(*fields: str) -> frozenset[str]:
+    """Adjacent terms of each field, as "first second" (analyzed text: stopwords gone)."""
+    found: set[str] = set()
+    for text_ in fields:
+        terms = text_.split()
+        found.update(f"{a} {b}" for a, b in itertools.pairwise(terms) if a != b)
+    return frozenset(found)
+
+
 def _digest(*columns: str) -> bytes:
     return hashlib.blake2b("\x1f".join(columns).encode(), digest_size=16).digest()
 
 
-def _read(session: Session) -> tuple[list[Any], dict[str, str]]:
-    """What a vocabulary is built from: the published rows and the synonyms."""
-    return list(session.execute(PUBLISHED_ROWS).all()), synonyms(session)
+def _read(session: Session) -> tuple[list[Any], Thesaurus]:
+    """What a vocabulary is built from: the published rows, the synonyms and concepts."""
+    return list(session.execute(PUBLISHED_ROWS).all()), thesaurus(session)
 
 
 def _build(session: Session, version: object, previous: Vocabulary | None) -> Vocabulary:
@@ -343,7 +364,7 @@ def _build(session: Session, version: object, previous: Vocabulary | None) -> Vo
 def _built(
     version: object,
     rows: list[Any],  # PUBLISHED_ROWS
-    synonym_table: dict[str, str],
+    thesaurus: Thesaurus,
     previous: Vocabulary | None,
 ) -> Vocabulary:
     """The vocabulary at `version`, from rows already read (no database access: a
@@ -359,15 +380,17 @@ def _built(
         changed = [row for row in rows if previous.digests.get(row[0]) != digests[row[0]]]
         removed = [i for i in previous.digests if i not in digests]
         if len(changed) + len(removed) <= INCREMENTAL_LIMIT * max(len(rows), 1):
-            return _patched(version, synonym_table, previous, digests, changed, removed)
+            return _patched(version, thesaurus, previous, digests, changed, removed)
     frequency: Counter[str] = Counter()
     surface: Counter[str] = Counter()
     postings: dict[str, tuple[array[int], array[float]]] = {}
     slugs: dict[int, str] = {}
     article_terms: dict[int, tuple[str, ...]] = {}
     article_words: dict[int, tuple[str, ...]] = {}
+    article_pairs: dict[int, frozenset[str]] = {}
     for article_id, slug, search_title, search_tags, questions, search_body, title, tags in rows:
         slugs[article_id] = slug
+        article_pairs[article_id] = _pairs(search_title, questions)
         weights = _weights(search_title, search_tags, questions, search_body)
         frequency.update(weights.keys())
         for term, weight in weights.items():
@@ -381,7 +404,7 @@ def _built(
         surface.update(article_words[article_id])
     return _assemble(
         version,
-        synonym_table,
+        thesaurus,
         frequency=frequency,
         surface=surface,
         postings=postings,
@@ -389,12 +412,13 @@ def _built(
         digests=digests,
         article_terms=article_terms,
         article_words=article_words,
+        article_pairs=article_pairs,
     )
 
 
 def _patched(
     version: object,
-    synonym_table: dict[str, str],
+    thesaurus: Thesaurus,
     previous: Vocabulary,
     digests: dict[int, bytes],
     changed: list[Any],  # published rows: id, slug, search columns, title, tags
@@ -402,15 +426,20 @@ def _patched(
 ) -> Vocabulary:
     """`previous` with the changed articles re-indexed and the removed ones dropped; the
     same structures as a full build of the same rows (tested)."""
-    if not changed and not removed:  # drafts or synonyms only
+    if not changed and not removed:  # drafts, synonyms or concepts only
         return dataclasses.replace(
-            previous, version=version, synonyms=synonym_table, digests=digests
+            previous,
+            version=version,
+            synonyms=thesaurus.synonyms,
+            concepts=thesaurus.concepts,
+            digests=digests,
         )
     frequency = previous.document_frequency.copy()
     surface = previous.surface.copy()
     slugs = dict(previous.slugs)
     article_terms = dict(previous.article_terms)
     article_words = dict(previous.article_words)
+    article_pairs = dict(previous.article_pairs)
     dropped: dict[str, set[int]] = {}
     added: dict[str, list[tuple[int, float]]] = {}
     for article_id in [*removed, *(row[0] for row in changed)]:
@@ -419,8 +448,10 @@ def _patched(
             frequency[term] -= 1
         surface.subtract(article_words.pop(article_id, ()))
         slugs.pop(article_id, None)
+        article_pairs.pop(article_id, None)
     for article_id, slug, search_title, search_tags, questions, search_body, title, tags in changed:
         slugs[article_id] = slug
+        article_pairs[article_id] = _pairs(search_title, questions)
         weights = _weights(search_title, search_tags, questions, search_body)
         frequency.update(weights.keys())
         for term, weight in weights.items():
@@ -443,7 +474,7 @@ def _patched(
     surface = Counter({word: n for word, n in surface.items() if n > 0})
     return _assemble(
         version,
-        synonym_table,
+        thesaurus,
         frequency=frequency,
         surface=surface,
         postings=postings,
@@ -451,12 +482,13 @@ def _patched(
         digests=digests,
         article_terms=article_terms,
         article_words=article_words,
+        article_pairs=article_pairs,
     )
 
 
 def _assemble(
     version: object,
-    synonym_table: dict[str, str],
+    thesaurus: Thesaurus,
     *,
     frequency: Counter[str],
     surface: Counter[str],
@@ -465,6 +497,7 @@ def _assemble(
     digests: dict[int, bytes],
     article_terms: dict[int, tuple[str, ...]],
     article_words: dict[int, tuple[str, ...]],
+    article_pairs: dict[int, frozenset[str]],
 ) -> Vocabulary:
     word_stems = {word: stem(word) for word in surface}
     # Body words feed prefixes too, through their stems (cheaper, same effect).
@@ -475,7 +508,8 @@ def _assemble(
         by_length.setdefault(len(term), []).append(term)
     return Vocabulary(
         version=version,
-        synonyms=synonym_table,
+        synonyms=thesaurus.synonyms,
+        concepts=thesaurus.concepts,
         terms_by_length=by_length,
         document_frequency=frequency,
         documents=len(slugs),
@@ -489,11 +523,39 @@ def _assemble(
         article_terms=article_terms,
         article_words=article_words,
         surface=surface,
+        article_pairs=article_pairs,
     )
 
 
 def synonyms(session: Session) -> dict[str, str]:
     return {row.term: row.expansion for row in session.exec(select(Synonym)).all()}
+
+
+@dataclass(frozen=True)
+class Thesaurus:
+    """What the team edits besides the articles: synonyms (one way) and concepts."""
+
+    synonyms: dict[str, str]
+    concepts: ConceptTable
+
+
+def concept_table(groups: list[list[str]]) -> ConceptTable:
+    """Members analyzed (a member of several concepts gets all their other members)."""
+    others: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    for group in groups:
+        analyzed_members = list(dict.fromkeys(t for m in group if (t := tuple(analyze(m)))))
+        for member in analyzed_members:
+            bucket = others.setdefault(member, [])
+            bucket.extend(o for o in analyzed_members if o != member and o not in bucket)
+    return {member: tuple(found) for member, found in others.items() if found}
+
+
+def thesaurus(session: Session) -> Thesaurus:
+    rows = session.exec(select(Concept)).all()
+    return Thesaurus(
+        synonyms=synonyms(session),
+        concepts=concept_table([row.members.split("\n") for row in rows]),
+    )
 
 
 @dataclass
@@ -502,7 +564,8 @@ class QueryTerm:
 
     typed: str
     exact: str  # the word's own stem
-    alternatives: dict[str, int]  # index term -> cost (0 exact, 1-2 typos, 1 prefix)
+    # index term -> cost (0 exact or synonym, 0.5 a concept's other member, 1-2 typos, 1 prefix)
+    alternatives: dict[str, float]
     from_synonym: bool = False
 
 
@@ -523,6 +586,22 @@ def parse_query(query: str, vocab: Vocabulary, synonym_table: dict[str, str]) ->
     if topical:
         typed_words = topical
     searching_prefix = bool(query) and not query[-1].isspace()
+    # Concepts: a one-word member lets the word's group match the concept's other one-word
+    # members. A member of several words found whole in the query ("charge de travail")
+    # is one more query word, matched by the other one-word members. Other members of
+    # several words add optional terms, as a phrase synonym does.
+    stems = [stem(w) for w in typed_words]
+    phrases: list[QueryTerm] = []
+    for member, others in vocab.concepts.items():
+        if len(member) > 1 and _contains(stems, member):
+            found = {
+                o[0]: CONCEPT_COST
+                for o in others
+                if len(o) == 1 and o[0] in vocab.document_frequency
+            }
+            if found:
+                phrases.append(QueryTerm(typed=" ".join(member), exact="", alternatives=found))
+            extra.extend(t for other in others if len(other) > 1 for t in other)
     terms: list[QueryTerm] = []
     seen: set[str] = set()
     for index, word in enumerate(typed_words):
@@ -530,12 +609,17 @@ def parse_query(query: str, vocab: Vocabulary, synonym_table: dict[str, str]) ->
         if exact in seen:
             continue
         seen.add(exact)
-        alternatives: dict[str, int] = {}
+        alternatives: dict[str, float] = {}
         if exact in vocab.document_frequency:
             alternatives[exact] = 0
         for term in analyze(synonym_table.get(word, "")):
             if term in vocab.document_frequency:
                 alternatives.setdefault(term, 0)
+        for other in vocab.concepts.get((exact,), ()):
+            if len(other) > 1:
+                extra.extend(other)
+            elif other[0] in vocab.document_frequency:
+                alternatives.setdefault(other[0], CONCEPT_COST)
         for candidate, distance in _near_terms(vocab, exact):
             alternatives.setdefault(candidate, distance)
         is_last = index == len(typed_words) - 1
@@ -547,6 +631,7 @@ def parse_query(query: str, vocab: Vocabulary, synonym_table: dict[str, str]) ->
                 if term in vocab.document_frequency:
                     alternatives.setdefault(term, 1)
         terms.append(QueryTerm(typed=word, exact=exact, alternatives=alternatives))
+    terms.extend(phrases)
     for term in extra:
         if term not in seen and term in vocab.document_frequency:
             seen.add(term)
@@ -554,6 +639,11 @@ def parse_query(query: str, vocab: Vocabulary, synonym_table: dict[str, str]) ->
                 QueryTerm(typed=term, exact=term, alternatives={term: 0}, from_synonym=True)
             )
     return terms
+
+
+def _contains(sequence: list[str], part: tuple[str, ...]) -> bool:
+    width = len(part)
+    return any(tuple(sequence[i : i + width]) == part for i in range(len(sequence) - width + 1))
 
 
 def _near_terms(vocab: Vocabulary, exact: str) -> list[tuple[str, int]]:
@@ -730,6 +820,14 @@ def _rank(ids: list[int], terms: list[QueryTerm], vocab: Vocabulary) -> dict[int
         for article_id, value in best.items():
             totals[article_id] += value * factor
             covered[article_id] += share
+    # Two query words side by side in the title or a question, as typed: a phrase bonus.
+    typed = [t.exact for t in words if t.exact in t.alternatives]
+    pairs = {f"{a} {b}" for a, b in itertools.pairwise(typed) if a != b}
+    if pairs:
+        for article_id in allowed:
+            held = vocab.article_pairs.get(article_id)
+            if held:
+                totals[article_id] += PAIR_WEIGHT * len(pairs & held)
     return {i: COVERAGE_WEIGHT * covered[i] + totals[i] for i in allowed}
 
 

@@ -18,14 +18,14 @@ from starlette.concurrency import run_in_threadpool
 
 from hub.errors import Conflict, InvalidInput, PermissionDenied
 from hub.exams.timetable import ExamView, search_exams
-from hub.i18n import N_
+from hub.i18n import N_, Message
 from hub.models import TEAM
 from hub.people import list_departments, require_role
 from hub.web.deps import CurrentUser, OptionalUser, SessionDep, flash
 from hub.web.params import parse_id
 from hub.web.rendering import from_htmx
 from hub.web.rendering import render as render_page
-from kb import checklists
+from kb import checklists, phrasings
 from kb import suggest as remembered_suggestions
 from kb.articles import (
     AUTHORS,
@@ -57,7 +57,15 @@ from kb.models import Article, Audience, Kind, Status
 from kb.pages import pages as article_pages
 from kb.pages import version as pages_version
 from kb.search import SearchResponse, highlight_title, search
-from kb.synonyms import add_synonym, delete_synonym, list_synonyms
+from kb.synonyms import (
+    add_concept,
+    add_synonym,
+    delete_concept,
+    delete_synonym,
+    list_concepts,
+    list_synonyms,
+    update_concept,
+)
 
 router = APIRouter(tags=["knowledge base"])
 api = APIRouter(prefix="/api/kb", tags=["knowledge base API"])
@@ -213,12 +221,32 @@ def kb_gaps(request: Request, db: SessionDep, user: CurrentUser, days: int = 30)
     )
 
 
+def _vocabulary_page(
+    request: Request,
+    db: Session,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """Synonyms and concepts, on one page: what search also looks for."""
+    return render_page(
+        request,
+        "kb/synonyms.html",
+        {
+            "synonyms": list_synonyms(db),
+            "concepts": list_concepts(db),
+            "errors": errors or {},
+            "form": form or {},
+        },
+        status=status,
+    )
+
+
 @router.get("/kb/synonyms", name="kb_synonyms")
 def kb_synonyms(request: Request, db: SessionDep, user: CurrentUser) -> Response:
     require_role(user, *TEAM)
-    return render_page(
-        request, "kb/synonyms.html", {"synonyms": list_synonyms(db), "errors": {}, "form": {}}
-    )
+    return _vocabulary_page(request, db)
 
 
 @router.post("/kb/synonyms", name="kb_synonyms_add")
@@ -234,16 +262,8 @@ def kb_synonyms_add(
     except (InvalidInput, Conflict) as exc:
         db.rollback()
         errors = getattr(exc, "fields", None) or {"term": exc.message}
-        return render_page(
-            request,
-            "kb/synonyms.html",
-            {
-                "synonyms": list_synonyms(db),
-                "errors": errors,
-                "form": {"term": term, "expansion": expansion},
-            },
-            status=422,
-        )
+        form = {"term": term, "expansion": expansion}
+        return _vocabulary_page(request, db, errors=errors, form=form, status=422)
     db.commit()
     flash(request, "Synonyme ajouté.")
     return RedirectResponse("/kb/synonyms", status_code=303)
@@ -257,6 +277,89 @@ def kb_synonyms_delete(
     db.commit()
     flash(request, "Synonyme supprimé.")
     return RedirectResponse("/kb/synonyms", status_code=303)
+
+
+@router.post("/kb/concepts", name="kb_concepts_add")
+def kb_concepts_add(
+    request: Request,
+    db: SessionDep,
+    user: CurrentUser,
+    members: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        add_concept(db, members=members, actor=user)
+    except (InvalidInput, Conflict) as exc:
+        db.rollback()
+        errors = {"members": getattr(exc, "fields", {}).get("members") or exc.message}
+        form = {"members": members}
+        return _vocabulary_page(request, db, errors=errors, form=form, status=422)
+    db.commit()
+    flash(request, N_("Concept ajouté : les prochaines recherches en tiennent compte."))
+    return RedirectResponse(request.url_for("kb_synonyms").path + "#concepts", status_code=303)
+
+
+@router.post("/kb/concepts/{concept_id}", name="kb_concepts_update")
+def kb_concepts_update(
+    request: Request,
+    db: SessionDep,
+    user: CurrentUser,
+    concept_id: int,
+    members: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        update_concept(db, concept_id=concept_id, members=members, actor=user)
+    except (InvalidInput, Conflict) as exc:
+        db.rollback()
+        message = getattr(exc, "fields", {}).get("members") or exc.message
+        errors = {f"concept-{concept_id}": message}
+        form = {f"concept-{concept_id}": members}
+        return _vocabulary_page(request, db, errors=errors, form=form, status=422)
+    db.commit()
+    flash(request, N_("Concept enregistré."))
+    return RedirectResponse(request.url_for("kb_synonyms").path + "#concepts", status_code=303)
+
+
+@router.post("/kb/concepts/{concept_id}/delete", name="kb_concepts_delete")
+def kb_concepts_delete(
+    request: Request, db: SessionDep, user: CurrentUser, concept_id: int
+) -> Response:
+    delete_concept(db, concept_id=concept_id, actor=user)
+    db.commit()
+    flash(request, N_("Concept supprimé."))
+    return RedirectResponse(request.url_for("kb_synonyms").path + "#concepts", status_code=303)
+
+
+# --- phrasings learned from questions ------------------------------------------------------
+
+
+@router.get("/kb/phrasings", name="kb_phrasings")
+def kb_phrasings(request: Request, db: SessionDep, user: CurrentUser) -> Response:
+    """The phrasings the hub learned, waiting for a referent or the team (one click each)."""
+    waiting = phrasings.pending(db, actor=user)
+    return render_page(request, "kb/phrasings.html", {"waiting": waiting})
+
+
+@router.post("/kb/phrasings/{proposal_id}/accept", name="kb_phrasings_accept")
+def kb_phrasings_accept(
+    request: Request, db: SessionDep, user: CurrentUser, proposal_id: int
+) -> Response:
+    article = phrasings.accept(db, proposal_id=proposal_id, actor=user)
+    db.commit()
+    flash(
+        request,
+        Message(N_("Formulation ajoutée à « %(title)s »."), title=article.title),
+    )
+    return RedirectResponse(request.url_for("kb_phrasings").path, status_code=303)
+
+
+@router.post("/kb/phrasings/{proposal_id}/reject", name="kb_phrasings_reject")
+def kb_phrasings_reject(
+    request: Request, db: SessionDep, user: CurrentUser, proposal_id: int
+) -> Response:
+    phrasings.reject(db, proposal_id=proposal_id, actor=user)
+    db.commit()
+    flash(request, N_("Formulation écartée : elle ne sera plus proposée pour cet article."))
+    return RedirectResponse(request.url_for("kb_phrasings").path, status_code=303)
 
 
 @router.get("/kb/new", name="kb_new")

@@ -29,6 +29,7 @@ from hub.questions.models import (
     QuestionTag,
 )
 from hub.questions.queues import is_staff_for, open_for_staff, open_question, tags_of
+from kb import phrasings
 
 MESSAGE_MAX = 10_000
 MAX_TAGS = 10
@@ -125,6 +126,10 @@ def answer(
         if question.assignee_id is None:
             question.assignee_id = actor.id
         audit.record(session, id_of(question), actor, "answered")
+        # An answer pointing to articles: the question's words may be theirs too.
+        phrasings.propose_from_answer(
+            session, body=body, title=question.title, question_id=id_of(question)
+        )
         notify.answered(
             session,
             question,

@@ -28,8 +28,9 @@ from hub.questions.models import (
     QuestionSuggestion,
     Source,
 )
+from kb import phrasings
 from kb.analyzer import analyze, analyzed
-from kb.models import Article
+from kb.models import Article, PhrasingSource
 from kb.search import Result, search
 
 TITLE_MAX = 200
@@ -183,6 +184,7 @@ def suggestion_query(title: str, body: str) -> str:
 class Suggestions:
     draft_key: str
     results: list[Result]
+    title: str = ""  # what was typed as the title ("this solved it" proposes it as a phrasing)
 
 
 def suggest(
@@ -222,7 +224,7 @@ def suggest(
             except IntegrityError:  # the same form's previous keystroke, concurrently
                 pass
         session.flush()
-    return Suggestions(draft_key=draft_key, results=results)
+    return Suggestions(draft_key=draft_key, results=results, title=title)
 
 
 def _suggestion(session: Session, actor: User, draft_key: str, slug: str) -> QuestionSuggestion:
@@ -255,16 +257,21 @@ def record_click(session: Session, *, actor: User | None, draft_key: str, slug: 
 
 
 def solved_by_suggestion(
-    session: Session, *, actor: User | None, draft_key: str, slug: str
+    session: Session, *, actor: User | None, draft_key: str, slug: str, title: str = ""
 ) -> QuestionSuggestion:
-    """ "This solved it": the loop closes without a question (a deflection)."""
+    """ "This solved it": the loop closes without a question (a deflection). The title
+    being typed is proposed as a phrasing of the article (once per form)."""
     actor = require_role(actor, *ASKERS)
     row = _suggestion(session, actor, draft_key, slug)
     now = utcnow()
+    first = row.solved_at is None
     row.clicked_at = row.clicked_at or now
     row.solved_at = row.solved_at or now
     session.add(row)
     session.flush()
+    article = session.get(Article, row.article_id)
+    if first and title.strip() and article is not None:
+        phrasings.propose(session, article=article, text=title, source=PhrasingSource.solved)
     return row
 
 

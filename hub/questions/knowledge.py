@@ -15,7 +15,7 @@ from hub.questions import audit
 from hub.questions.models import MessageKind, Question, QuestionMessage
 from hub.questions.queues import open_for_staff, tags_of
 from kb.analyzer import words
-from kb.articles import ArticleInput, save_article
+from kb.articles import MAX_QUESTION_LENGTH, ArticleInput, save_article
 from kb.models import Article, Status
 
 
@@ -61,6 +61,8 @@ def draft_article(session: Session, *, actor: User | None, question_id: int) -> 
             body=body,
             summary=f"Question fréquente (question #{question.id}).",
             tags=tags,
+            # The asker's words: the first phrasing of the question the article answers.
+            questions=[question.title[:MAX_QUESTION_LENGTH]],
             status=Status.draft.value,
         ),
         actor=actor,

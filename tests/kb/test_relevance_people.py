@@ -32,7 +32,7 @@ VOICE_ROLE = {
 }
 # What each half must reach (MRR@10). The targets are 0.90 on the held-out half;
 # these floors are what the search reaches today, so that it can only go up (README).
-FLOORS = {"tuning": 0.82, "heldout": 0.70}
+FLOORS = {"tuning": 0.89, "heldout": 0.71}
 
 
 @dataclass(frozen=True)

@@ -298,3 +298,12 @@ def test_words_asking_for_help_do_not_dilute_the_query(db: Session) -> None:
     response = search(db, "arriver", viewer=None)
     assert [t.typed for t in response.terms] == ["arriver"]
     assert [r.article.slug for r in response.results] == ["ecran-noir"]
+
+
+def test_words_side_by_side_in_a_title_come_first(db: Session) -> None:
+    """The phrase bonus: both articles hold both words in their title, once each; the one
+    that has them together as typed ranks first (by slug, it would be second)."""
+    publish(db, "a-salle-et-attente", "Salle équipée : la file d'attente du prêt", "Texte.")
+    publish(db, "b-salle-attente", "Ouvrir la salle d'attente", "Texte.")
+    db.commit()
+    assert slugs(db, "salle d'attente")[:2] == ["b-salle-attente", "a-salle-et-attente"]

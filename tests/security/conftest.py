@@ -25,7 +25,9 @@ from hub.settings import Settings
 from hub.tokens import create_token
 from kb.articles import ArticleInput, save_article
 from kb.markdown import checklist_items
-from kb.synonyms import add_synonym
+from kb.models import PhrasingSource
+from kb.phrasings import propose
+from kb.synonyms import add_concept, add_synonym
 from tests import exam_csv
 from tests.factories import make_department, make_user
 from tests.questions.conftest import PNG
@@ -116,6 +118,24 @@ def build_world(db: Session, settings: Settings) -> World:
     )
     item_key = checklist_items(CHECKLIST)[0].key
     synonym = add_synonym(db, term="lms", expansion="moodle", actor=team)
+    concept = add_concept(db, members="présence\nassiduité", actor=team)
+    sci_article, _ = save_article(
+        db,
+        ArticleInput(
+            slug="moodle-sci",
+            title="Moodle en sciences",
+            kind="guide",
+            audience="teacher",
+            body="Texte.",
+            department="SCI",
+            status="published",
+        ),
+        actor=team,
+    )
+    proposal = propose(
+        db, article=sci_article, text="où est mon cours moodle", source=PhrasingSource.solved
+    )
+    assert proposal is not None
 
     webinar = create_session(
         db,
@@ -181,6 +201,8 @@ def build_world(db: Session, settings: Settings) -> World:
             "item_key": item_key,
             "number": 1,
             "synonym_id": synonym.id,
+            "concept_id": concept.id,
+            "proposal_id": proposal.id,
             "webinar_id": webinar.id,
             "webinar_question_id": webinar_question.id,
             "token": feed_token,

@@ -168,6 +168,7 @@ MATRIX: dict[str, Row] = {
     "GET /dashboard/{key}.csv": R(TEAM),
     "GET /kb/gaps": R(TEAM),
     "GET /kb/synonyms": R(TEAM),
+    "GET /kb/phrasings": R(AUTHORS),
     "GET /exams/import": R(TEAM),
     "GET /webinars/new": R(TEAM),
     "GET /webinars/{webinar_id:int}/edit": R(TEAM),
@@ -305,6 +306,12 @@ MATRIX: dict[str, Row] = {
     "POST /crisis/readiness/test": R(TEAM),
     "POST /kb/synonyms": R(TEAM, data={"term": "lms2", "expansion": "moodle"}),
     "POST /kb/synonyms/{synonym_id}/delete": R(TEAM),
+    "POST /kb/concepts": R(TEAM, data={"members": "noter\ncoter"}),
+    "POST /kb/concepts/{concept_id}": R(TEAM, data={"members": "présence\npointage"}),
+    "POST /kb/concepts/{concept_id}/delete": R(TEAM),
+    # A phrasing of a SCI article: SCI's referent (who may edit it) and the team decide.
+    "POST /kb/phrasings/{proposal_id}/accept": R(SCI_STAFF),
+    "POST /kb/phrasings/{proposal_id}/reject": R(SCI_STAFF),
     "POST /exams/import": R(TEAM, files={"file": ("horaire.csv", TIMETABLE, "text/csv")}),
     "POST /exams/{exam_id}/status": R(
         TEAM, data={"status": "moved", "new_start": "2031-02-01 10:00", "note": "Salle"}

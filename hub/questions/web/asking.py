@@ -118,9 +118,11 @@ def question_solved(
     user: CurrentUser,
     draft: Annotated[str, Form()] = "",
     slug: Annotated[str, Form()] = "",
+    typed: Annotated[str, Form()] = "",
 ) -> Response:
-    """ "This solved my problem": no question is created."""
-    asking.solved_by_suggestion(db, actor=user, draft_key=draft, slug=slug)
+    """ "This solved my problem": no question is created (the title typed so far is
+    proposed as a phrasing of the article)."""
+    asking.solved_by_suggestion(db, actor=user, draft_key=draft, slug=slug, title=typed)
     db.commit()
     flash(request, N_("Tant mieux ! Votre problème est résolu sans attendre."))
     return RedirectResponse("/questions", status_code=303)

@@ -27,6 +27,7 @@ from hub.settings import Settings
 from hub.web.deps import CurrentUser, SessionDep, SettingsDep, flash
 from hub.web.params import optional_id, parse_int
 from hub.web.rendering import render as render_page
+from kb import phrasings
 
 router = APIRouter(tags=["queues"])
 
@@ -58,6 +59,7 @@ def _queue_page(
         "crisis": profile(db, settings).crisis,
         "departments": visible_departments(db, user),
         "now": datetime.now(BRUSSELS),
+        "phrasings_waiting": phrasings.pending_count(db, actor=user),
         **(extra or {}),
     }
     return render_page(request, "queues/index.html", context)  # htmx filters: the rows block
